@@ -1,0 +1,88 @@
+"""A stdlib-only client of the sandbox's admin routes, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlencode
+
+ADMIN = "/_sandbox"
+
+
+class SandboxError(RuntimeError):
+    """The sandbox answered with an error, or did not answer."""
+
+
+def default_base_url() -> str:
+    return os.environ.get("SANDBOX_AWS_URL") or f"http://127.0.0.1:{os.environ.get('SANDBOX_PORT') or 4599}"
+
+
+class SandboxClient:
+    def __init__(self, base_url: str | None = None, timeout: float = 10.0) -> None:
+        self.base_url = (base_url or default_base_url()).rstrip("/")
+        self.timeout = timeout
+
+    def _call(self, method: str, route: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+        url = f"{self.base_url}{ADMIN}/{route}"
+        if params:
+            url += "?" + urlencode({key: value for key, value in params.items() if value is not None})
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(url, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as err:
+            raise SandboxError(f"{method} {url}: {err.code} {err.read().decode(errors='replace')}") from err
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
+            raise SandboxError(f"{method} {url}: sandbox not answering ({err})") from err
+
+    def health(self) -> dict[str, Any]:
+        return self._call("GET", "health")
+
+    def requests(
+        self, service: str | None = None, write: bool | None = None, since: float | None = None
+    ) -> list[dict[str, Any]]:
+        flag = None if write is None else str(write).lower()
+        return self._call("GET", "requests", params={"service": service, "write": flag, "since": since})
+
+    def clear_requests(self) -> None:
+        self._call("DELETE", "requests")
+
+    def add_fault(
+        self,
+        service: str,
+        code: str,
+        status: int = 400,
+        rate: float = 1.0,
+        action: str | None = None,
+        count: int | None = None,
+        message: str | None = None,
+    ) -> dict[str, Any]:
+        rule = {
+            "service": service,
+            "code": code,
+            "status": status,
+            "rate": rate,
+            "action": action,
+            "count": count,
+        }
+        if message:
+            rule["message"] = message
+        return self._call("POST", "faults", body=rule)
+
+    def faults(self) -> list[dict[str, Any]]:
+        return self._call("GET", "faults")
+
+    def remove_fault(self, rule_id: int) -> None:
+        self._call("DELETE", f"faults/{rule_id}")
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "faults")
+
+    def reset(self) -> dict[str, Any]:
+        return self._call("POST", "reset")

@@ -1,0 +1,55 @@
+"""Integration fixtures: a sandbox for the whole session (started here only if it was not already up)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox.client import SandboxClient
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_sandbox(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """``python -m sandbox ARGS`` from the repo root, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def sandbox_status(env: dict[str, str] | None = None) -> dict:
+    return json.loads(run_sandbox("status", "--json", env=env).stdout)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxClient]:
+    """A running sandbox's admin client; `down` at the end only if this session started it."""
+    started = not sandbox_status()["running"]
+    if started:
+        up = run_sandbox("up")
+        assert up.returncode == 0, f"sandbox up failed:\n{up.stdout}\n{up.stderr}"
+    status = sandbox_status()
+    assert status["running"], status
+    yield SandboxClient(status["endpoints"]["aws"])
+    if started:
+        run_sandbox("down")
+
+
+@pytest.fixture
+def clean_sandbox(sandbox: SandboxClient) -> SandboxClient:
+    """The sandbox, reset: no AWS state, no fault rules, empty request log, no user databases."""
+    sandbox.reset()
+    return sandbox
