@@ -39,7 +39,11 @@ def _healthy(state: State, pid: int) -> dict[str, Any] | None:
 
 def _print_endpoints(info: dict[str, Any]) -> None:
     for name, url in info.get("endpoints", {}).items():
-        print(f"  {name:<9} {url}")
+        if name == "listeners":
+            for listener in url:
+                print(f"  listener  {listener['url']}  ({listener['load_balancer']}:{listener['port']})")
+        else:
+            print(f"  {name:<9} {url}")
 
 
 def _tail(path: os.PathLike[str], lines: int = 30) -> str:
@@ -169,7 +173,12 @@ def status(state: State) -> dict[str, Any]:
     info = _healthy(state, pid) if pid is not None else None
     if info is None:
         return {"running": False, "pid": pid, "port": state.port, "endpoints": {}}
-    return {"running": True, "pid": pid, "port": info["port"], "endpoints": info["endpoints"]}
+    endpoints = dict(info["endpoints"])
+    try:  # the load balancers' listeners, each a loopback proxy
+        endpoints["listeners"] = _client(state, timeout=5.0).listeners()
+    except SandboxError:
+        endpoints["listeners"] = []
+    return {"running": True, "pid": pid, "port": info["port"], "endpoints": endpoints}
 
 
 def cmd_status(state: State, args: argparse.Namespace) -> int:

@@ -86,3 +86,24 @@ class SandboxClient:
 
     def reset(self) -> dict[str, Any]:
         return self._call("POST", "reset")
+
+    def listeners(self) -> list[dict[str, Any]]:
+        """One loopback proxy per load-balancer listener: arn, load_balancer, port, protocol, url."""
+        return self._call("GET", "listeners")
+
+    def tasks(self) -> list[dict[str, Any]]:
+        """ECS service tasks run as local processes: service, task_arn, version, state, pid, port, ..."""
+        return self._call("GET", "tasks")
+
+    def add_task_fault(self, image_tag: str, mode: str, slow_ms: int | None = None) -> dict[str, Any]:
+        """Tasks started later from an image with this tag: mode unhealthy | crash | slow (slow_ms)."""
+        fault: dict[str, Any] = {"image_tag": image_tag, "mode": mode}
+        if slow_ms is not None:
+            fault["slow_ms"] = slow_ms
+        return self._call("POST", "task-faults", body=fault)
+
+    def task_faults(self) -> list[dict[str, Any]]:
+        return self._call("GET", "task-faults")
+
+    def clear_task_faults(self) -> None:
+        self._call("DELETE", "task-faults")

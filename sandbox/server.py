@@ -102,6 +102,7 @@ class SandboxApp:
         faults: FaultSet | None = None,
         log: RequestLog | None = None,
         reset_aws: Callable[[], None] = reset_moto,
+        dataplane: Any = None,
     ) -> None:
         self.aws_app = aws_app
         self.info = info
@@ -109,6 +110,7 @@ class SandboxApp:
         self.faults = faults or FaultSet()
         self.log = log or RequestLog()
         self.reset_aws = reset_aws
+        self.dataplane = dataplane  # sandbox.dataplane.reconciler.DataPlane: tasks, listeners, target health
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -191,6 +193,10 @@ class SandboxApp:
             return self.admin_delete_fault(route.partition("/")[2])
         if route == "reset" and method == "POST":
             return _json(self.reset())
+        if self.dataplane is not None:
+            response = self.dataplane.admin(request, route)
+            if response is not None:
+                return response
         return _json({"error": f"no admin route {method} {request.path}"}, status=404)
 
     def admin_faults(self, request: Request) -> Response:
@@ -218,7 +224,10 @@ class SandboxApp:
         return _json({"removed": int(rule_id)})
 
     def reset(self) -> dict[str, Any]:
-        self.reset_aws()
+        if self.dataplane is not None:
+            self.dataplane.reset(then=self.reset_aws)  # stop tasks and proxies, then reset moto
+        else:
+            self.reset_aws()
         self.faults.clear()
         self.log.clear()
         dropped = self.postgres.drop_user_databases() if self.postgres else []
@@ -230,6 +239,7 @@ def serve(state: State) -> int:
     state.ensure()
     pg_port = int(os.environ.get("SANDBOX_PG_PORT") or free_port())
     postgres = Postgres(state.pg_data, pg_port, state.pg_log)
+    dataplane = None
     try:
         postgres.init()
         postgres.start()
@@ -248,7 +258,16 @@ def serve(state: State) -> int:
             "postgres_pid": postgres.pid,
             "endpoints": {"aws": f"http://{HOST}:{state.port}", "postgres": postgres.dsn},
         }
-        app = SandboxApp(DomainDispatcherApplication(create_backend_app), info, postgres=postgres)
+        from sandbox.dataplane.reconciler import DataPlane
+
+        dataplane = DataPlane(state.root / "tasks")
+        app = SandboxApp(
+            dataplane.wrap(DomainDispatcherApplication(create_backend_app)),
+            info,
+            postgres=postgres,
+            dataplane=dataplane,
+        )
+        dataplane.start()
         httpd = make_server(HOST, state.port, app, threaded=True, request_handler=MotoRequestHandler)
 
         def stop(signum: int, frame: FrameType | None) -> None:
@@ -262,6 +281,8 @@ def serve(state: State) -> int:
         print(f"sandbox serving on {info['endpoints']['aws']}, postgres {postgres.dsn}", flush=True)
         httpd.serve_forever(poll_interval=0.1)  # shutdown() waits up to one poll interval
     finally:
+        if dataplane is not None:
+            dataplane.stop()  # task processes and listener proxies
         postgres.stop()
         if state.read_pid() == os.getpid():
             state.forget()

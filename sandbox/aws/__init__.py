@@ -1,4 +1,6 @@
-"""Overlays on moto's in-process models, where moto falls short (ECS deployments, ELBv2 health, Amplify).
+"""Overlays on moto's in-process models, where moto falls short.
 
-Empty for now: every AWS call goes to moto's own WSGI application.
+- ``ecs``: service deployments (ROLLING, BLUE_GREEN, LINEAR, CANARY), ListServiceDeployments,
+  DescribeServiceDeployments, StopServiceDeployment; a WSGI middleware in front of moto's app.
+- ``elbv2``: target health from real HTTP probes, draining, listener-rule weights.
 """

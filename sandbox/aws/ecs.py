@@ -1,0 +1,1290 @@
+"""ECS overlay: service deployments (ROLLING, BLUE_GREEN, LINEAR, CANARY) as state machines on real tasks.
+
+moto keeps clusters, task definitions and services; it drops ``deploymentConfiguration`` on CreateService,
+never starts a service's tasks and never progresses ``deployments``. Here:
+
+- :class:`ECSOverlay` is a WSGI middleware in front of moto's app. It owns CreateService, UpdateService,
+  DeleteService, ListTasks, ListServiceDeployments, DescribeServiceDeployments, StopServiceDeployment and
+  DescribeServiceRevisions; it lets moto do what moto does well (validation, the service model), then
+  keeps what moto drops on moto's own ``Service`` object so that DescribeServices (moto's handler) echoes
+  it. Every other call goes to moto untouched.
+- :class:`Deployments` holds, per service, its tasks (local processes, see ``sandbox.dataplane.tasks``),
+  its service revisions and service deployments; :meth:`Deployments.tick` (the reconciler calls it every
+  100 ms) advances each deployment and mirrors the outcome into moto's model: ``deployments``
+  (PRIMARY/ACTIVE, rolloutState), ``runningCount``, ``pendingCount``, ``events``, the tasks that
+  DescribeTasks/ListTasks show, the targets in the target groups and the production/test rule weights.
+
+Durations configured in AWS terms (bake times, step bakes) go through ``sandbox.clock.scaled``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import socket
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from sandbox.aws import elbv2
+from sandbox.clock import scaled
+from sandbox.dataplane.tasks import SecretError, TaskFaults, TaskProcess, container_environment, image_tag
+
+TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
+OWNED = frozenset(
+    {
+        "CreateService",
+        "UpdateService",
+        "DeleteService",
+        "ListTasks",
+        "ListServiceDeployments",
+        "DescribeServiceDeployments",
+        "StopServiceDeployment",
+        "DescribeServiceRevisions",
+    }
+)
+STRATEGIES = ("ROLLING", "BLUE_GREEN", "LINEAR", "CANARY")
+TRAFFIC_STRATEGIES = ("BLUE_GREEN", "LINEAR", "CANARY")
+FINAL = ("SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED")
+TASK_IP = "127.0.0.1"
+PENDING_BOUND = 30.0  # real seconds a task may take to accept connections before it counts as failed
+MAX_EVENTS = 100
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class ApiError(Exception):
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def epoch(value: datetime | None) -> float | None:
+    return None if value is None else round(value.timestamp(), 3)
+
+
+def short_id() -> str:
+    return uuid.uuid4().hex[:20]
+
+
+# -- records -----------------------------------------------------------------------------------------
+@dataclass
+class Revision:
+    arn: str
+    task_definition: str
+    created_at: datetime
+    version: str
+
+
+@dataclass
+class TaskRun:
+    task: Any  # moto Task
+    revision: Revision
+    deployment: Deployment
+    proc: TaskProcess | None
+    group_arn: str | None
+    state: str = "PENDING"  # PENDING | RUNNING | DRAINING | STOPPING | STOPPED
+    registered: bool = False
+    created: float = field(default_factory=time.monotonic)
+    stop_reason: str = ""
+
+    @property
+    def live(self) -> bool:
+        """Counts towards a deployment's tasks: started or starting, not being stopped."""
+        return self.state in ("PENDING", "RUNNING")
+
+    @property
+    def alive(self) -> bool:
+        return self.state != "STOPPED"
+
+    def ready(self) -> bool:
+        if self.state != "RUNNING":
+            return False
+        if self.group_arn is None:
+            return True
+        target = elbv2.REGISTRY.get(self.group_arn, TASK_IP, self.proc.port if self.proc else None)
+        return target is not None and target.routable
+
+
+@dataclass
+class Deployment:
+    service: ServiceRecord
+    target: Revision
+    sources: list[Revision]
+    config: dict[str, Any]
+    desired: int
+    initial: bool = False
+    arn: str = ""
+    id: str = field(default_factory=lambda: f"ecs-svc/{uuid.uuid4().int % 10**19:019d}")
+    status: str = "PENDING"
+    stage: str | None = None
+    reason: str | None = None
+    created_at: datetime = field(default_factory=now)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    stopped_at: datetime | None = None
+    updated_at: datetime = field(default_factory=now)
+    rollback: dict[str, Any] | None = None
+    failures: int = 0
+    stage_started: float = field(default_factory=time.monotonic)
+    green_weight: int = 0
+    step_until: float | None = None
+    green_group: str | None = None
+    blue_group: str | None = None
+    triggered_alarms: list[str] = field(default_factory=list)
+    rollout_state: str = "IN_PROGRESS"
+    rollout_reason: str = ""
+    next_start: float = 0.0
+    consecutive_failures: int = 0
+
+    @property
+    def strategy(self) -> str:
+        return "ROLLING" if self.initial else str(self.config.get("strategy") or "ROLLING")
+
+    @property
+    def done(self) -> bool:
+        return self.status in FINAL
+
+    def set_stage(self, stage: str) -> None:
+        self.stage, self.stage_started, self.updated_at = stage, time.monotonic(), now()
+
+    def threshold(self) -> int:
+        breaker = self.config.get("deploymentCircuitBreaker") or {}
+        custom = (breaker.get("thresholdConfiguration") or {}).get("value")
+        if custom:
+            return int(custom)
+        return max(3, min(200, math.ceil(self.desired * 0.5)))
+
+
+@dataclass
+class ServiceRecord:
+    account: str
+    region: str
+    service: Any  # moto Service
+    config: dict[str, Any]
+    revisions: dict[str, Revision] = field(default_factory=dict)
+    tasks: list[TaskRun] = field(default_factory=list)
+    deployments: list[Deployment] = field(default_factory=list)
+    primary: Deployment | None = None  # the last deployment that reached steady state (serves traffic)
+    active: Deployment | None = None  # the deployment in progress
+    live_group: str | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def arn(self) -> str:
+        return str(self.service.arn)
+
+    @property
+    def name(self) -> str:
+        return str(self.service.name)
+
+    def event(self, message: str) -> None:
+        self.events.insert(
+            0, {"id": str(uuid.uuid4()), "createdAt": now(), "message": f"(service {self.name}) {message}"}
+        )
+        del self.events[MAX_EVENTS:]
+
+    def load_balancer(self) -> dict[str, Any] | None:
+        balancers = self.service.load_balancers or []
+        return balancers[0] if balancers else None
+
+    def advanced(self) -> dict[str, Any]:
+        balancer = self.load_balancer() or {}
+        return balancer.get("advancedConfiguration") or {}
+
+
+# -- validation and defaults -----------------------------------------------------------------------
+DEFAULT_CONFIG = {
+    "maximumPercent": 200,
+    "minimumHealthyPercent": 100,
+    "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    "strategy": "ROLLING",
+}
+
+
+def merge_config(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:
+    merged = json.loads(json.dumps(old or DEFAULT_CONFIG))
+    for key, value in (new or {}).items():
+        merged[key] = value
+    return merged
+
+
+def validate(config: dict[str, Any], load_balancers: list[dict[str, Any]] | None) -> None:
+    strategy = config.get("strategy") or "ROLLING"
+    if strategy not in STRATEGIES:
+        raise ApiError("InvalidParameterException", f"strategy must be one of {', '.join(STRATEGIES)}")
+    for key in ("maximumPercent", "minimumHealthyPercent", "bakeTimeInMinutes"):
+        if key in config and config[key] is not None and int(config[key]) < 0:
+            raise ApiError("InvalidParameterException", f"{key} must not be negative")
+    if strategy == "LINEAR":
+        linear = config.get("linearConfiguration") or {}
+        if not 0 < float(linear.get("stepPercent") or 0) <= 100:
+            raise ApiError(
+                "InvalidParameterException", "LINEAR needs linearConfiguration.stepPercent in (0, 100]"
+            )
+    if strategy == "CANARY":
+        canary = config.get("canaryConfiguration") or {}
+        if not 0 < float(canary.get("canaryPercent") or 0) < 100:
+            raise ApiError(
+                "InvalidParameterException", "CANARY needs canaryConfiguration.canaryPercent in (0, 100)"
+            )
+    alarms = config.get("alarms")
+    if alarms and alarms.get("enable") and not alarms.get("alarmNames"):
+        raise ApiError("InvalidParameterException", "alarms.enable needs at least one alarm name")
+    if strategy in TRAFFIC_STRATEGIES and load_balancers:
+        for balancer in load_balancers:
+            advanced = balancer.get("advancedConfiguration") or {}
+            missing = [
+                key
+                for key in ("alternateTargetGroupArn", "productionListenerRule", "roleArn")
+                if not advanced.get(key)
+            ]
+            if missing:
+                raise ApiError(
+                    "InvalidParameterException",
+                    f"{strategy} deployments with a load balancer need loadBalancers[].advancedConfiguration "
+                    f"with {', '.join(missing)}",
+                )
+
+
+# -- the deployments engine ------------------------------------------------------------------------
+class Deployments:
+    """Every overlaid service, its tasks and deployments. All methods run under :attr:`lock`."""
+
+    def __init__(self, log_dir: Path | None = None) -> None:
+        self.lock = threading.RLock()
+        self.services: dict[str, ServiceRecord] = {}
+        self.by_arn: dict[str, Deployment] = {}
+        self.faults = TaskFaults()
+        self.log_dir = log_dir
+        if log_dir:
+            log_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- moto lookups ------------------------------------------------------------------------
+    @staticmethod
+    def backend(account: str, region: str) -> Any:
+        from moto.ecs.models import ecs_backends
+
+        return ecs_backends[account][region]
+
+    def revision(self, record: ServiceRecord, task_definition: str) -> Revision:
+        backend = self.backend(record.account, record.region)
+        definition = backend.describe_task_definition(task_definition)
+        for revision in record.revisions.values():
+            if revision.task_definition == definition.arn:
+                return revision
+        containers = definition.container_definitions or [{}]
+        essential = next((c for c in containers if c.get("essential", True)), containers[0])
+        arn = (
+            f"arn:aws:ecs:{record.region}:{record.account}:service-revision/"
+            f"{record.service.cluster_name}/{record.name}/{uuid.uuid4().int % 10**19}"
+        )
+        revision = Revision(arn, definition.arn, now(), image_tag(essential.get("image")))
+        record.revisions[arn] = revision
+        return revision
+
+    # -- API-facing operations ---------------------------------------------------------------
+    def adopt(self, account: str, region: str, service: Any, config: dict[str, Any]) -> ServiceRecord:
+        record = ServiceRecord(account, region, service, config)
+        self.services[record.arn] = record
+        service.deployment_configuration = config
+        service.created_by = f"arn:aws:iam::{account}:root"
+        if service.task_definition:
+            target = self.revision(record, service.task_definition)
+            self.start_deployment(record, target, initial=True)
+        self.mirror(record)
+        return record
+
+    def start_deployment(self, record: ServiceRecord, target: Revision, initial: bool = False) -> Deployment:
+        live = {t.revision.arn: t.revision for t in record.tasks if t.live}
+        if record.primary is not None:
+            live.setdefault(record.primary.target.arn, record.primary.target)
+        sources = [revision for arn, revision in live.items() if arn != target.arn]
+        deployment = Deployment(
+            record,
+            target,
+            sources,
+            json.loads(json.dumps(record.config)),
+            int(record.service.desired_count or 0),
+            initial=initial or not sources,
+        )
+        deployment.arn = (
+            f"arn:aws:ecs:{record.region}:{record.account}:service-deployment/"
+            f"{record.service.cluster_name}/{record.name}/{short_id()}"
+        )
+        previous = record.active
+        if previous is not None and not previous.done:
+            self.finish(previous, "STOPPED", f"Service deployment superseded by {deployment.arn}.")
+            previous.rollout_state, previous.rollout_reason = "FAILED", "Superseded by a newer deployment."
+        record.active = deployment
+        record.deployments.append(deployment)
+        self.by_arn[deployment.arn] = deployment
+        record.service.task_definition = target.task_definition
+        record.event(
+            f"deployment {deployment.id} started: {deployment.strategy} to {target.task_definition}."
+        )
+        return deployment
+
+    def update(self, record: ServiceRecord, params: dict[str, Any]) -> None:
+        service = record.service
+        if params.get("deploymentConfiguration") is not None:
+            record.config = merge_config(record.config, params["deploymentConfiguration"])
+        service.deployment_configuration = record.config
+        if service.task_definition:
+            service.task_definition = (
+                self.backend(record.account, record.region)
+                .describe_task_definition(service.task_definition)
+                .arn
+            )
+        current = record.active or record.primary
+        new_definition = params.get("taskDefinition") is not None and (
+            current is None or current.target.task_definition != service.task_definition
+        )
+        if new_definition or params.get("forceNewDeployment"):
+            self.start_deployment(record, self.revision(record, service.task_definition))
+        elif record.active is not None:
+            record.active.desired = int(service.desired_count or 0)
+        elif record.primary is not None:
+            record.primary.desired = int(service.desired_count or 0)
+        self.mirror(record)
+
+    def delete(self, record: ServiceRecord) -> None:
+        if record.active is not None and not record.active.done:
+            self.finish(record.active, "STOPPED", "The service was deleted.")
+        for run in record.tasks:
+            if run.alive:
+                self.stop_task(record, run, "Service deleted")
+        record.active = None
+        record.event("was deleted.")
+
+    def stop_deployment(self, deployment: Deployment, stop_type: str) -> None:
+        if stop_type != "ROLLBACK":
+            raise ApiError("InvalidParameterException", "stopType must be ROLLBACK (ABORT is not supported)")
+        if deployment.done or deployment.status.startswith("ROLLBACK"):
+            raise ApiError("ConflictException", f"service deployment {deployment.arn} is {deployment.status}")
+        deployment.status, deployment.updated_at = "ROLLBACK_REQUESTED", now()
+        deployment.reason = "Service deployment rolled back: rollback requested by StopServiceDeployment."
+
+    # -- tasks ---------------------------------------------------------------------------------
+    def start_task(
+        self, record: ServiceRecord, deployment: Deployment, revision: Revision, group: str | None
+    ) -> None:
+        from moto.ecs.models import Task
+
+        backend = self.backend(record.account, record.region)
+        definition = backend.describe_task_definition(revision.task_definition)
+        cluster = backend.clusters[record.service.cluster_name]
+        # moto's Task builds an ENI for awsvpc and trips on VPCs without DNS hostnames: build it as a bridge
+        # task from a copy of the definition and describe the network attachment ourselves (loopback IP).
+        bridged = copy.copy(definition)
+        bridged.network_mode = "bridge"
+        task = Task(
+            cluster,
+            bridged,
+            None,
+            None,
+            backend,
+            group=f"service:{record.name}",
+            launch_type=record.service.launch_type or "FARGATE",
+            started_by=deployment.id,
+        )
+        if definition.network_mode == "awsvpc":
+            subnets = ((record.service.network_configuration or {}).get("awsvpcConfiguration") or {}).get(
+                "subnets"
+            )
+            details = [{"name": "privateIPv4Address", "value": TASK_IP}]
+            if subnets:
+                details.insert(0, {"name": "subnetId", "value": subnets[0]})
+            task.attachments = [
+                {
+                    "id": str(uuid.uuid4()),
+                    "type": "ElasticNetworkInterface",
+                    "status": "ATTACHED",
+                    "details": details,
+                }
+            ]
+        task.created_at = now()
+        backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
+        containers = definition.container_definitions or [{}]
+        container = next((c for c in containers if c.get("essential", True)), containers[0])
+        task.last_status = "PENDING"
+        run = TaskRun(task, revision, deployment, None, group)
+        record.tasks.append(run)
+        try:
+            env = container_environment(record.account, record.region, container)
+        except SecretError as err:
+            self.task_stopped(record, run, f"ResourceInitializationError: {err}", failed=True)
+            return
+        env.update(self.faults.env_for(revision.version))
+        log = self.log_dir / f"{task.id}.log" if self.log_dir else None
+        run.proc = TaskProcess(env, revision.version, log)
+        task.pid = run.proc.pid
+        record.event(f"has started 1 tasks: (task {task.id}).")
+
+    def stop_task(self, record: ServiceRecord, run: TaskRun, reason: str) -> None:
+        """Deregister (the target drains for the group's deregistration delay), then SIGTERM."""
+        if run.state in ("DRAINING", "STOPPING", "STOPPED"):
+            return
+        run.stop_reason = reason
+        run.task.desired_status = "STOPPED"
+        run.task.stopping_at = now()
+        if run.registered and run.group_arn and run.proc:
+            elbv2.REGISTRY.deregister(run.group_arn, TASK_IP, run.proc.port)
+            run.state = "DRAINING"
+            run.task.last_status = "DEACTIVATING"
+            record.event(f"deregistered 1 targets in (target-group {run.group_arn})")
+        else:
+            run.state = "STOPPING"
+            run.task.last_status = "STOPPING"
+            if run.proc:
+                run.proc.terminate()
+
+    def task_stopped(self, record: ServiceRecord, run: TaskRun, reason: str, failed: bool) -> None:
+        if run.registered and run.group_arn and run.proc:
+            target = elbv2.REGISTRY.get(run.group_arn, TASK_IP, run.proc.port)
+            if target is not None:
+                target.group.targets.pop(target.key, None)
+            with elbv2.REGISTRY.lock:
+                elbv2.REGISTRY.targets.pop((run.group_arn, TASK_IP, run.proc.port), None)
+        run.state = "STOPPED"
+        run.stop_reason = run.stop_reason or reason
+        task = run.task
+        task.last_status = "STOPPED"
+        task.desired_status = "STOPPED"
+        task.stopped_reason = run.stop_reason
+        task.stop_code = "EssentialContainerExited" if failed else "ServiceSchedulerInitiated"
+        task.stopped_at = task.execution_stopped_at = now()
+        if failed:
+            deployment = run.deployment
+            deployment.failures += 1
+            deployment.consecutive_failures += 1
+            deployment.next_start = time.monotonic() + min(
+                5.0, 0.2 * 2 ** min(deployment.consecutive_failures, 5)
+            )
+            record.event(f"has stopped 1 running tasks: (task {task.id}). Reason: {run.stop_reason}")
+
+    def poll_task(self, record: ServiceRecord, run: TaskRun) -> None:
+        proc = run.proc
+        if run.state == "STOPPED" or proc is None:
+            return
+        code = proc.exit_code()
+        if run.state in ("PENDING", "RUNNING") and code is not None:
+            self.task_stopped(
+                record, run, f"Essential container in task exited (exit code {code})", failed=True
+            )
+            return
+        if (
+            run.state in ("PENDING", "RUNNING") and run.task.desired_status == "STOPPED"
+        ):  # StopTask via the API
+            self.stop_task(record, run, run.task.stopped_reason or "Task stopped by user")
+            return
+        if run.state == "PENDING":
+            if _accepts(proc.port):
+                run.state = "RUNNING"
+                run.task.last_status = "RUNNING"
+                run.task.started_at = run.task.connectivity_at = now()
+                if run.group_arn:
+                    group = self._group(record, run.group_arn)
+                    if group is not None:
+                        elbv2.REGISTRY.register(group, TASK_IP, proc.port)
+                        run.registered = True
+                        record.event(f"registered 1 targets in (target-group {run.group_arn})")
+            elif time.monotonic() - run.created > PENDING_BOUND:
+                proc.terminate()
+                run.stop_reason = "Task did not start listening in time"
+                self.task_stopped(record, run, run.stop_reason, failed=True)
+            return
+        if run.state == "RUNNING" and run.registered and run.group_arn:
+            state = elbv2.REGISTRY.state(run.group_arn, TASK_IP, proc.port)
+            grace = scaled(getattr(record.service, "health_check_grace_period_seconds", 0) or 0)
+            if state == "unhealthy" and time.monotonic() - run.created >= grace:
+                self.stop_task(
+                    record, run, f"Task failed ELB health checks in (target-group {run.group_arn})"
+                )
+                run.deployment.failures += 1
+                run.deployment.consecutive_failures += 1
+                run.deployment.next_start = time.monotonic() + min(
+                    5.0, 0.2 * 2 ** min(run.deployment.consecutive_failures, 5)
+                )
+                record.event(f"has stopped 1 running tasks: (task {run.task.id}). Reason: {run.stop_reason}")
+            elif state == "healthy":
+                run.deployment.consecutive_failures = 0
+            return
+        if run.state == "DRAINING":
+            if elbv2.REGISTRY.get(run.group_arn or "", TASK_IP, proc.port) is None:
+                run.state = "STOPPING"
+                run.task.last_status = "STOPPING"
+                proc.terminate()
+            return
+        if run.state == "STOPPING" and proc.poll_stop():
+            self.task_stopped(record, run, run.stop_reason, failed=False)
+
+    def _group(self, record: ServiceRecord, arn: str) -> Any | None:
+        from moto.elbv2.models import elbv2_backends
+
+        return elbv2_backends[record.account][record.region].target_groups.get(arn)
+
+    def maintain(
+        self,
+        record: ServiceRecord,
+        deployment: Deployment,
+        revision: Revision,
+        group: str | None,
+        count: int,
+        limit: int | None = None,
+    ) -> None:
+        """Start or stop tasks of ``revision`` so that ``count`` are live (starts capped by ``limit``)."""
+        live = [t for t in record.tasks if t.live and t.revision is revision]
+        missing = count - len(live)
+        if limit is not None:
+            missing = min(missing, limit)
+        if missing > 0 and time.monotonic() >= deployment.next_start:
+            for _ in range(missing):
+                self.start_task(record, deployment, revision, group)
+        elif missing < 0 and limit is None:
+            for run in sorted(live, key=lambda t: t.created, reverse=True)[:-missing]:
+                self.stop_task(record, run, f"Scaling activity initiated by (deployment {deployment.id})")
+
+    # -- weights -------------------------------------------------------------------------------
+    def rule(self, record: ServiceRecord, key: str) -> Any | None:
+        arn = record.advanced().get(key)
+        return elbv2.find_rule(record.account, record.region, arn) if arn else None
+
+    def live_group(self, record: ServiceRecord) -> str | None:
+        balancer = record.load_balancer()
+        if not balancer:
+            return None
+        primary_group = balancer.get("targetGroupArn")
+        alternate = record.advanced().get("alternateTargetGroupArn")
+        rule = self.rule(record, "productionListenerRule")
+        if rule is not None and alternate:
+            table = elbv2.weights(rule)
+            a, b = table.get(primary_group, 0), table.get(alternate, 0)
+            if a != b:
+                return primary_group if a > b else alternate
+        return record.live_group or primary_group
+
+    def shift(self, record: ServiceRecord, deployment: Deployment, key: str, green_percent: int) -> None:
+        rule = self.rule(record, key)
+        if rule is None or not deployment.green_group or not deployment.blue_group:
+            return
+        elbv2.set_weights(
+            rule, {deployment.green_group: green_percent, deployment.blue_group: 100 - green_percent}
+        )
+
+    # -- the state machines -------------------------------------------------------------------
+    def tick(self) -> None:
+        for record in list(self.services.values()):
+            try:
+                for run in list(record.tasks):
+                    self.poll_task(record, run)
+                record.tasks = [t for t in record.tasks if t.alive or time.monotonic() - t.created < 600]
+                deployment = record.active
+                if record.service.status != "ACTIVE":
+                    continue
+                if deployment is not None and not deployment.done:
+                    self.advance(record, deployment)
+                elif record.primary is not None:
+                    self.steady(record)
+                self.mirror(record)
+            except Exception:  # one broken service must not stop the others
+                traceback.print_exc()
+
+    def steady(self, record: ServiceRecord) -> None:
+        primary = record.primary
+        assert primary is not None
+        desired = int(record.service.desired_count or 0)
+        self.maintain(record, primary, primary.target, record.live_group, desired)
+        for run in record.tasks:
+            if run.live and run.revision is not primary.target:
+                self.stop_task(record, run, "Task of a previous deployment")
+
+    def advance(self, record: ServiceRecord, deployment: Deployment) -> None:
+        if deployment.status == "PENDING":
+            deployment.status, deployment.started_at = "IN_PROGRESS", now()
+            deployment.set_stage("PRE_SCALE_UP")
+        if deployment.status == "ROLLBACK_REQUESTED":
+            self.begin_rollback(record, deployment, deployment.reason or "rollback requested")
+        if deployment.status == "ROLLBACK_IN_PROGRESS":
+            self.continue_rollback(record, deployment)
+            return
+        if deployment.status != "IN_PROGRESS":
+            return
+        if self.check_alarms(record, deployment) or self.check_failures(record, deployment):
+            return
+        if deployment.strategy in TRAFFIC_STRATEGIES and record.load_balancer():
+            self.advance_traffic(record, deployment)
+        else:
+            self.advance_rolling(record, deployment)
+
+    def check_alarms(self, record: ServiceRecord, deployment: Deployment) -> bool:
+        alarms = deployment.config.get("alarms") or {}
+        if not alarms.get("enable") or deployment.stage == "CLEAN_UP":
+            return False
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        backend = cloudwatch_backends[record.account][record.region]
+        firing = [
+            name
+            for name in alarms.get("alarmNames") or []
+            if getattr(backend.alarms.get(name), "state_value", "") == "ALARM"
+        ]
+        if not firing:
+            return False
+        deployment.triggered_alarms = firing
+        reason = f"alarm {', '.join(firing)} in ALARM"
+        if alarms.get("rollback"):
+            self.begin_rollback(record, deployment, f"Service deployment rolled back because {reason}.")
+        else:
+            self.fail(record, deployment, f"Service deployment failed because {reason}.")
+        return True
+
+    def check_failures(self, record: ServiceRecord, deployment: Deployment) -> bool:
+        if deployment.failures < deployment.threshold() or deployment.stage == "CLEAN_UP":
+            return False
+        breaker = deployment.config.get("deploymentCircuitBreaker") or {}
+        reason = (
+            f"Service deployment rolled back because the circuit breaker threshold was met: "
+            f"{deployment.failures} tasks failed to start or failed health checks"
+        )
+        if deployment.strategy in TRAFFIC_STRATEGIES and record.load_balancer():
+            self.begin_rollback(record, deployment, reason + ".")
+            return True
+        if not breaker.get("enable"):
+            return False  # as AWS without a circuit breaker: keep trying (with backoff)
+        if breaker.get("rollback") and deployment.sources:
+            self.begin_rollback(record, deployment, reason + ".")
+        else:
+            self.fail(record, deployment, f"Service deployment failed: {deployment.failures} tasks failed.")
+        return True
+
+    def advance_rolling(self, record: ServiceRecord, deployment: Deployment) -> None:
+        group = self.live_group(record) if record.load_balancer() else None
+        record.live_group = group
+        if deployment.stage == "PRE_SCALE_UP":
+            deployment.set_stage("SCALE_UP")
+        desired = deployment.desired = int(record.service.desired_count or 0)
+        config = deployment.config
+        max_total = math.floor(desired * int(config.get("maximumPercent", 200)) / 100)
+        min_healthy = math.ceil(desired * int(config.get("minimumHealthyPercent", 100)) / 100)
+        if max_total <= min_healthy and desired:
+            max_total = min_healthy + 1
+        new = [t for t in record.tasks if t.live and t.revision is deployment.target]
+        new_ready = [t for t in new if t.ready()]
+        old = [t for t in record.tasks if t.live and t.revision is not deployment.target]
+        room = max(0, max_total - len(new) - len(old))
+        self.maintain(record, deployment, deployment.target, group, desired, limit=room)
+        old_ready = [t for t in old if t.ready()]
+        can_stop = len(new_ready) + len(old_ready) - min_healthy
+        for run in sorted(old, key=lambda t: (t.ready(), t.created))[: max(0, min(can_stop, len(old)))]:
+            self.stop_task(record, run, f"Task replaced by (deployment {deployment.id})")
+        if len(new_ready) >= desired and not any(
+            t.alive and t.revision is not deployment.target for t in record.tasks
+        ):
+            self.succeed(record, deployment)
+        elif not old and deployment.stage == "SCALE_UP" and len(new_ready) >= desired:
+            deployment.set_stage("CLEAN_UP")
+
+    def advance_traffic(self, record: ServiceRecord, deployment: Deployment) -> None:
+        stage = deployment.stage
+        if stage == "PRE_SCALE_UP":
+            live = self.live_group(record)
+            balancer = record.load_balancer() or {}
+            groups = [balancer.get("targetGroupArn"), record.advanced().get("alternateTargetGroupArn")]
+            deployment.blue_group = live
+            deployment.green_group = next((g for g in groups if g != live), None)
+            rule = self.rule(record, "productionListenerRule")
+            attached = set(elbv2.weights(rule)) if rule is not None else set()
+            if rule is None or not set(groups) <= attached:
+                self.begin_rollback(
+                    record,
+                    deployment,
+                    "Service deployment rolled back: the production listener rule "
+                    f"{record.advanced().get('productionListenerRule')} must forward to both target groups.",
+                )
+                return
+            for key in ("productionListenerRule", "testListenerRule"):
+                self.shift(record, deployment, key, 0)
+            for run in record.tasks:  # leftovers of a superseded deployment in the group about to be green
+                if (
+                    run.live
+                    and run.group_arn == deployment.green_group
+                    and run.revision is not deployment.target
+                ):
+                    self.stop_task(record, run, "Task of a superseded deployment")
+            deployment.set_stage("SCALE_UP")
+            return
+        if stage in (
+            "SCALE_UP",
+            "POST_SCALE_UP",
+            "TEST_TRAFFIC_SHIFT",
+            "POST_TEST_TRAFFIC_SHIFT",
+            "PRODUCTION_TRAFFIC_SHIFT",
+            "POST_PRODUCTION_TRAFFIC_SHIFT",
+            "BAKE_TIME",
+        ):
+            self.maintain(record, deployment, deployment.target, deployment.green_group, deployment.desired)
+        green = [t for t in record.tasks if t.live and t.revision is deployment.target]
+        if stage == "SCALE_UP":
+            if len(green) >= deployment.desired and all(t.ready() for t in green):
+                deployment.set_stage("POST_SCALE_UP")
+            elif time.monotonic() - deployment.stage_started > max(30.0, scaled(600)):
+                self.begin_rollback(
+                    record,
+                    deployment,
+                    "Service deployment rolled back: tasks failed health checks "
+                    "(not healthy within the deployment's bound).",
+                )
+            return
+        if stage == "POST_SCALE_UP":
+            deployment.set_stage("TEST_TRAFFIC_SHIFT")
+            return
+        if stage == "TEST_TRAFFIC_SHIFT":
+            self.shift(record, deployment, "testListenerRule", 100)
+            deployment.set_stage("POST_TEST_TRAFFIC_SHIFT")
+            return
+        if stage == "POST_TEST_TRAFFIC_SHIFT":
+            deployment.set_stage("PRODUCTION_TRAFFIC_SHIFT")
+            return
+        if stage == "PRODUCTION_TRAFFIC_SHIFT":
+            if deployment.step_until is not None and time.monotonic() < deployment.step_until:
+                return
+            if deployment.green_weight >= 100:
+                deployment.set_stage("POST_PRODUCTION_TRAFFIC_SHIFT")
+                return
+            weight, bake_minutes = 100, 0.0
+            if deployment.strategy == "LINEAR":
+                linear = deployment.config.get("linearConfiguration") or {}
+                weight = min(
+                    100, deployment.green_weight + max(1, round(float(linear.get("stepPercent") or 100)))
+                )
+                bake_minutes = float(linear.get("stepBakeTimeInMinutes") or 0)
+            elif deployment.strategy == "CANARY" and deployment.green_weight == 0:
+                canary = deployment.config.get("canaryConfiguration") or {}
+                weight = max(1, round(float(canary.get("canaryPercent") or 10)))
+                bake_minutes = float(canary.get("canaryBakeTimeInMinutes") or 0)
+            deployment.green_weight = weight
+            self.shift(record, deployment, "productionListenerRule", weight)
+            record.event(f"(deployment {deployment.id}) production traffic: {weight}% to the new revision.")
+            deployment.step_until = time.monotonic() + scaled(bake_minutes * 60) if weight < 100 else None
+            return
+        if stage == "POST_PRODUCTION_TRAFFIC_SHIFT":
+            record.live_group = deployment.green_group
+            deployment.set_stage("BAKE_TIME")
+            return
+        if stage == "BAKE_TIME":
+            bake = scaled(float(deployment.config.get("bakeTimeInMinutes") or 0) * 60)
+            if time.monotonic() - deployment.stage_started >= bake:
+                deployment.set_stage("CLEAN_UP")
+            return
+        if stage == "CLEAN_UP":
+            for run in record.tasks:
+                if run.live and run.revision is not deployment.target:
+                    self.stop_task(record, run, f"Task replaced by (deployment {deployment.id})")
+            if not any(t.alive and t.revision is not deployment.target for t in record.tasks):
+                self.succeed(record, deployment)
+
+    def begin_rollback(self, record: ServiceRecord, deployment: Deployment, reason: str) -> None:
+        deployment.status, deployment.reason, deployment.updated_at = "ROLLBACK_IN_PROGRESS", reason, now()
+        source = deployment.sources[0] if deployment.sources else None
+        deployment.rollback = {
+            "reason": reason,
+            "startedAt": now(),
+            "serviceRevisionArn": source.arn if source else None,
+        }
+        deployment.rollout_state, deployment.rollout_reason = "FAILED", reason
+        if deployment.blue_group and deployment.green_group:
+            for key in ("productionListenerRule", "testListenerRule"):
+                self.shift(record, deployment, key, 0)
+            record.live_group = deployment.blue_group
+        for run in record.tasks:
+            if run.live and run.revision is deployment.target:
+                self.stop_task(record, run, f"Rolled back: {reason}")
+        if record.primary is not None:
+            record.service.task_definition = record.primary.target.task_definition
+        record.event(f"(deployment {deployment.id}) rolling back: {reason}")
+
+    def continue_rollback(self, record: ServiceRecord, deployment: Deployment) -> None:
+        primary = record.primary
+        if primary is not None:
+            desired = int(record.service.desired_count or 0)
+            self.maintain(record, primary, primary.target, record.live_group, desired)
+        green_gone = not any(t.alive and t.revision is deployment.target for t in record.tasks)
+        blue_ready = primary is None or (
+            sum(1 for t in record.tasks if t.revision is primary.target and t.ready())
+            >= int(record.service.desired_count or 0)
+        )
+        if green_gone and blue_ready:
+            self.finish(deployment, "ROLLBACK_SUCCESSFUL", deployment.reason)
+            record.active = None
+            record.event(f"(deployment {deployment.id}) rollback completed.")
+
+    def succeed(self, record: ServiceRecord, deployment: Deployment) -> None:
+        self.finish(deployment, "SUCCESSFUL", "Service deployment completed successfully.")
+        deployment.rollout_state = "COMPLETED"
+        deployment.rollout_reason = f"ECS deployment {deployment.id} completed."
+        if deployment.green_group:
+            record.live_group = deployment.green_group
+        record.primary, record.active = deployment, None
+        record.event(f"(deployment {deployment.id}) deployment completed.")
+        record.event("has reached a steady state.")
+
+    def fail(self, record: ServiceRecord, deployment: Deployment, reason: str) -> None:
+        self.finish(deployment, "STOPPED", reason)
+        deployment.rollout_state, deployment.rollout_reason = "FAILED", reason
+        record.event(f"(deployment {deployment.id}) deployment failed: {reason}")
+        # as AWS without rollback: the failed deployment's tasks keep being scheduled as primary
+        record.primary, record.active = deployment, None
+
+    @staticmethod
+    def finish(deployment: Deployment, status: str, reason: str | None) -> None:
+        deployment.status, deployment.reason = status, reason
+        deployment.finished_at = deployment.updated_at = now()
+        if status == "STOPPED":
+            deployment.stopped_at = deployment.finished_at
+
+    # -- mirror into moto's model ---------------------------------------------------------------
+    def counts(self, record: ServiceRecord, revision: Revision) -> tuple[int, int]:
+        running = sum(1 for t in record.tasks if t.revision is revision and t.state in ("RUNNING",))
+        pending = sum(1 for t in record.tasks if t.revision is revision and t.state == "PENDING")
+        return running, pending
+
+    def deployment_entry(
+        self, record: ServiceRecord, deployment: Deployment, status: str, desired: int
+    ) -> dict[str, Any]:
+        running, pending = self.counts(record, deployment.target)
+        service = record.service
+        return {
+            "id": deployment.id,
+            "status": status,
+            "taskDefinition": deployment.target.task_definition,
+            "desiredCount": desired,
+            "pendingCount": pending,
+            "runningCount": running,
+            "failedTasks": deployment.failures,
+            "createdAt": deployment.created_at,
+            "updatedAt": deployment.updated_at,
+            "launchType": service.launch_type,
+            "platformFamily": "Linux" if service.launch_type == "FARGATE" else None,
+            "networkConfiguration": service.network_configuration or None,
+            "rolloutState": deployment.rollout_state,
+            "rolloutStateReason": deployment.rollout_reason or f"ECS deployment {deployment.id} in progress.",
+        }
+
+    def mirror(self, record: ServiceRecord) -> None:
+        service = record.service
+        desired = int(service.desired_count or 0)
+        entries = []
+        active, primary = record.active, record.primary
+        if active is not None and active.status in ("PENDING", "IN_PROGRESS"):
+            entries.append(self.deployment_entry(record, active, "PRIMARY", desired))
+            if primary is not None:
+                entries.append(
+                    self.deployment_entry(record, primary, "ACTIVE", self.counts(record, primary.target)[0])
+                )
+        else:
+            if primary is not None:
+                entry = self.deployment_entry(record, primary, "PRIMARY", desired)
+                if active is not None:  # rolling back to primary
+                    entry["rolloutState"] = "IN_PROGRESS"
+                entries.append(entry)
+            if active is not None:
+                entries.append(self.deployment_entry(record, active, "ACTIVE", 0))
+            for other in {t.deployment.id: t.deployment for t in record.tasks if t.alive}.values():
+                if other is not primary and other is not active:
+                    entries.append(self.deployment_entry(record, other, "ACTIVE", 0))
+        service.deployments = entries
+        service.running_count = sum(1 for t in record.tasks if t.state in ("RUNNING", "DRAINING"))
+        service.pending_count = sum(1 for t in record.tasks if t.state == "PENDING")
+        service.events = record.events
+        service.deployment_configuration = record.config
+        current = active or primary
+        service.current_service_deployment = current.arn if current else None
+        summaries = []
+        for revision in {t.revision.arn: t.revision for t in record.tasks if t.alive}.values():
+            running, pending = self.counts(record, revision)
+            requested = desired if current is not None and revision is current.target else running
+            summaries.append(
+                {
+                    "arn": revision.arn,
+                    "requestedTaskCount": requested,
+                    "runningTaskCount": running,
+                    "pendingTaskCount": pending,
+                }
+            )
+        service.current_service_revisions = summaries
+
+    # -- descriptions ---------------------------------------------------------------------------
+    def revision_summary(self, deployment: Deployment, revision: Revision, target: bool) -> dict[str, Any]:
+        running, pending = self.counts(deployment.service, revision)
+        summary: dict[str, Any] = {
+            "arn": revision.arn,
+            "requestedTaskCount": deployment.desired if target else running,
+            "runningTaskCount": running,
+            "pendingTaskCount": pending,
+        }
+        if deployment.strategy in TRAFFIC_STRATEGIES and deployment.green_group:
+            green = 0 if deployment.status.startswith("ROLLBACK") else deployment.green_weight
+            summary["requestedProductionTrafficWeight"] = float(green if target else 100 - green)
+            tested = 100 if deployment.stage not in (None, "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP") else 0
+            if deployment.status.startswith("ROLLBACK"):
+                tested = 0
+            summary["requestedTestTrafficWeight"] = float(tested if target else 100 - tested)
+        return summary
+
+    def describe(self, deployment: Deployment) -> dict[str, Any]:
+        record = deployment.service
+        alarms = deployment.config.get("alarms") or {}
+        breaker = deployment.config.get("deploymentCircuitBreaker") or {}
+        result: dict[str, Any] = {
+            "serviceDeploymentArn": deployment.arn,
+            "serviceArn": record.arn,
+            "clusterArn": record.service.cluster_arn,
+            "createdAt": epoch(deployment.created_at),
+            "startedAt": epoch(deployment.started_at),
+            "finishedAt": epoch(deployment.finished_at),
+            "stoppedAt": epoch(deployment.stopped_at),
+            "updatedAt": epoch(deployment.updated_at),
+            "sourceServiceRevisions": [
+                self.revision_summary(deployment, r, False) for r in deployment.sources
+            ],
+            "targetServiceRevision": self.revision_summary(deployment, deployment.target, True),
+            "status": deployment.status,
+            "statusReason": deployment.reason,
+            "lifecycleStage": deployment.stage,
+            "deploymentConfiguration": deployment.config,
+            "rollback": {**deployment.rollback, "startedAt": epoch(deployment.rollback["startedAt"])}
+            if deployment.rollback
+            else None,
+            "deploymentCircuitBreaker": {
+                "status": (
+                    "TRIGGERED"
+                    if deployment.failures >= deployment.threshold()
+                    else "MONITORING"
+                    if not deployment.done
+                    else "MONITORING_COMPLETE"
+                )
+                if breaker.get("enable")
+                else "DISABLED",
+                "failureCount": deployment.failures,
+                "threshold": deployment.threshold(),
+            },
+            "alarms": {
+                "status": (
+                    "TRIGGERED"
+                    if deployment.triggered_alarms
+                    else "MONITORING"
+                    if not deployment.done
+                    else "MONITORING_COMPLETE"
+                )
+                if alarms.get("enable")
+                else "DISABLED",
+                "alarmNames": list(alarms.get("alarmNames") or []),
+                "triggeredAlarmNames": list(deployment.triggered_alarms),
+            },
+        }
+        return {key: value for key, value in result.items() if value is not None}
+
+    def brief(self, deployment: Deployment) -> dict[str, Any]:
+        full = self.describe(deployment)
+        keys = (
+            "serviceDeploymentArn",
+            "serviceArn",
+            "clusterArn",
+            "startedAt",
+            "createdAt",
+            "finishedAt",
+            "status",
+            "statusReason",
+        )
+        brief = {key: full[key] for key in keys if key in full}
+        brief["targetServiceRevisionArn"] = deployment.target.arn
+        return brief
+
+    def describe_revision(self, record: ServiceRecord, revision: Revision) -> dict[str, Any]:
+        service = record.service
+        backend = self.backend(record.account, record.region)
+        definition = backend.describe_task_definition(revision.task_definition)
+        return {
+            "serviceRevisionArn": revision.arn,
+            "serviceArn": record.arn,
+            "clusterArn": service.cluster_arn,
+            "taskDefinition": revision.task_definition,
+            "launchType": service.launch_type,
+            "loadBalancers": service.load_balancers or [],
+            "networkConfiguration": service.network_configuration or None,
+            "containerImages": [
+                {"containerName": c.get("name"), "image": c.get("image")}
+                for c in definition.container_definitions
+            ],
+            "createdAt": epoch(revision.created_at),
+        }
+
+    def tasks(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "service": record.name,
+                "cluster": record.service.cluster_name,
+                "task_arn": run.task.task_arn,
+                "task_definition": run.revision.task_definition,
+                "version": run.revision.version,
+                "state": run.state,
+                "pid": run.proc.pid if run.proc else None,
+                "port": run.proc.port if run.proc else None,
+                "target_group": run.group_arn if run.registered else None,
+                "stopped_reason": run.stop_reason or None,
+            }
+            for record in self.services.values()
+            for run in record.tasks
+        ]
+
+    def shutdown(self) -> None:
+        """Stop every task process now (SIGTERM all, then SIGKILL the stragglers)."""
+        procs = [run.proc for record in self.services.values() for run in record.tasks if run.proc]
+        for proc in procs:
+            proc.terminate()
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and any(p.alive() for p in procs):
+            time.sleep(0.05)
+        for proc in procs:
+            if proc.alive():
+                proc.kill_now(1.0)
+        self.services.clear()
+        self.by_arn.clear()
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.05)
+        return sock.connect_ex((TASK_IP, port)) == 0
+
+
+# -- the WSGI overlay ------------------------------------------------------------------------------
+def _account_region(environ: dict[str, Any]) -> tuple[str, str]:
+    from moto.iam.models import get_account_id_from
+
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    credential = auth.partition("Credential=")[2].split(",", 1)[0]
+    parts = credential.split("/")
+    access_key = parts[0] if parts else ""
+    region = parts[2] if len(parts) > 2 else "us-east-1"
+    return get_account_id_from(access_key), region
+
+
+class ECSOverlay:
+    """WSGI middleware: the ECS operations in :data:`OWNED` here, everything else to moto."""
+
+    def __init__(self, aws_app: WSGIApp, engine: Deployments) -> None:
+        self.aws_app = aws_app
+        self.engine = engine
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
+        if operation not in OWNED:
+            return self.aws_app(environ, start_response)
+        stream = environ["wsgi.input"]
+        body = stream.read()
+        environ["wsgi.input"] = BytesIO(body)
+        try:
+            params = json.loads(body or b"{}")
+        except ValueError:
+            return self.aws_app(environ, start_response)
+        try:
+            status, payload = getattr(self, "op_" + operation)(environ, params)
+        except ApiError as err:
+            status, payload = err.status, {"__type": err.code, "message": err.message}
+        data = payload if isinstance(payload, bytes) else json.dumps(payload, default=_json_default).encode()
+        start_response(
+            f"{status} {'OK' if status == 200 else 'Error'}",
+            [
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("Content-Length", str(len(data))),
+                ("x-amzn-RequestId", str(uuid.uuid4())),
+            ],
+        )
+        return [data]
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def moto(self, environ: dict[str, Any], operation: str, params: dict[str, Any]) -> tuple[int, Any]:
+        body = json.dumps(params).encode()
+        env = dict(environ)
+        env["HTTP_X_AMZ_TARGET"] = TARGET_PREFIX + operation
+        env["wsgi.input"] = BytesIO(body)
+        env["CONTENT_LENGTH"] = str(len(body))
+        status = [500]
+
+        def capture(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            status[0] = int(line.split(" ", 1)[0])
+            return lambda data: None
+
+        chunks = self.aws_app(env, capture)
+        try:
+            raw = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close:
+                close()
+        try:
+            return status[0], json.loads(raw or b"{}")
+        except ValueError:
+            return status[0], raw
+
+    def describe_one(self, environ: dict[str, Any], cluster: str | None, service: str) -> dict[str, Any]:
+        status, payload = self.moto(
+            environ, "DescribeServices", {"cluster": cluster or "default", "services": [service]}
+        )
+        services = payload.get("services") if isinstance(payload, dict) else None
+        if status != 200 or not services:
+            raise ApiError("ServerException", f"could not describe service {service} after the change", 500)
+        return services[0]
+
+    def record(self, environ: dict[str, Any], cluster: str | None, service: str) -> ServiceRecord | None:
+        account, region = _account_region(environ)
+        try:
+            moto_service = Deployments.backend(account, region)._get_service(cluster or "default", service)
+        except Exception:
+            return None
+        return self.engine.services.get(moto_service.arn)
+
+    # -- operations --------------------------------------------------------------------------------
+    def op_CreateService(self, environ: dict[str, Any], params: dict[str, Any]) -> tuple[int, Any]:
+        config = merge_config(None, params.get("deploymentConfiguration"))
+        validate(config, params.get("loadBalancers"))
+        controller = (params.get("deploymentController") or {}).get("type", "ECS")
+        status, payload = self.moto(environ, "CreateService", params)
+        if status != 200 or controller != "ECS":
+            return status, payload
+        account, region = _account_region(environ)
+        with self.engine.lock:
+            service = Deployments.backend(account, region)._get_service(
+                params.get("cluster") or "default", params["serviceName"]
+            )
+            service.health_check_grace_period_seconds = params.get("healthCheckGracePeriodSeconds")
+            self.engine.adopt(account, region, service, config)
+        return 200, {"service": self.describe_one(environ, params.get("cluster"), params["serviceName"])}
+
+    def op_UpdateService(self, environ: dict[str, Any], params: dict[str, Any]) -> tuple[int, Any]:
+        record = self.record(environ, params.get("cluster"), params.get("service", ""))
+        if record is None:
+            return self.moto(environ, "UpdateService", params)
+        config = merge_config(record.config, params.get("deploymentConfiguration"))
+        validate(config, params.get("loadBalancers") or record.service.load_balancers)
+        with self.engine.lock:
+            status, payload = self.moto(environ, "UpdateService", params)
+            if status != 200:
+                return status, payload
+            if "healthCheckGracePeriodSeconds" in params:
+                record.service.health_check_grace_period_seconds = params["healthCheckGracePeriodSeconds"]
+            self.engine.update(record, params)
+        return 200, {"service": self.describe_one(environ, params.get("cluster"), record.name)}
+
+    def op_DeleteService(self, environ: dict[str, Any], params: dict[str, Any]) -> tuple[int, Any]:
+        record = self.record(environ, params.get("cluster"), params.get("service", ""))
+        with self.engine.lock:
+            status, payload = self.moto(environ, "DeleteService", params)
+            if status == 200 and record is not None:
+                self.engine.delete(record)
+                self.engine.mirror(record)
+                if isinstance(payload, dict) and isinstance(payload.get("service"), dict):
+                    payload["service"]["runningCount"] = record.service.running_count
+        return status, payload
+
+    def op_ListTasks(self, environ: dict[str, Any], params: dict[str, Any]) -> tuple[int, Any]:
+        service_name = params.pop("serviceName", None)
+        desired = params.get("desiredStatus") or "RUNNING"
+        params.pop("desiredStatus", None)
+        status, payload = self.moto(environ, "ListTasks", params)
+        if status != 200 or not isinstance(payload, dict):
+            return status, payload
+        account, region = _account_region(environ)
+        backend = Deployments.backend(account, region)
+        tasks = {t.task_arn: t for per_cluster in backend.tasks.values() for t in per_cluster.values()}
+        arns = []
+        for arn in payload.get("taskArns", []):
+            task = tasks.get(arn)
+            if task is None or task.desired_status != desired:
+                continue
+            if service_name and task.group != f"service:{service_name.split('/')[-1]}":
+                continue
+            arns.append(arn)
+        return 200, {"taskArns": arns}
+
+    def op_ListServiceDeployments(self, environ: dict[str, Any], params: dict[str, Any]) -> tuple[int, Any]:
+        record = self.record(environ, params.get("cluster"), params.get("service", ""))
+        if record is None:
+            raise ApiError("ServiceNotFoundException", "Service not found.")
+        statuses = set(params.get("status") or [])
+        created = params.get("createdAt") or {}
+        with self.engine.lock:
+            found = []
+            for deployment in reversed(record.deployments):
+                if statuses and deployment.status not in statuses:
+                    continue
+                stamp = deployment.created_at.timestamp()
+                if created.get("after") is not None and stamp < float(created["after"]):
+                    continue
+                if created.get("before") is not None and stamp > float(created["before"]):
+                    continue
+                found.append(self.engine.brief(deployment))
+        start = int(params.get("nextToken") or 0)
+        size = int(params.get("maxResults") or 20)
+        page = found[start : start + size]
+        result: dict[str, Any] = {"serviceDeployments": page}
+        if start + size < len(found):
+            result["nextToken"] = str(start + size)
+        return 200, result
+
+    def op_DescribeServiceDeployments(
+        self, environ: dict[str, Any], params: dict[str, Any]
+    ) -> tuple[int, Any]:
+        found, failures = [], []
+        with self.engine.lock:
+            for arn in params.get("serviceDeploymentArns") or []:
+                deployment = self.engine.by_arn.get(arn)
+                if deployment is None:
+                    failures.append({"arn": arn, "reason": "MISSING"})
+                else:
+                    found.append(self.engine.describe(deployment))
+        return 200, {"serviceDeployments": found, "failures": failures}
+
+    def op_StopServiceDeployment(self, environ: dict[str, Any], params: dict[str, Any]) -> tuple[int, Any]:
+        arn = params.get("serviceDeploymentArn", "")
+        with self.engine.lock:
+            deployment = self.engine.by_arn.get(arn)
+            if deployment is None:
+                raise ApiError("ServiceDeploymentNotFoundException", f"Service deployment {arn} not found.")
+            self.engine.stop_deployment(deployment, params.get("stopType") or "ROLLBACK")
+        return 200, {"serviceDeploymentArn": arn}
+
+    def op_DescribeServiceRevisions(self, environ: dict[str, Any], params: dict[str, Any]) -> tuple[int, Any]:
+        found, failures = [], []
+        with self.engine.lock:
+            index = {
+                arn: (record, revision)
+                for record in self.engine.services.values()
+                for arn, revision in record.revisions.items()
+            }
+            for arn in params.get("serviceRevisionArns") or []:
+                if arn in index:
+                    found.append(self.engine.describe_revision(*index[arn]))
+                else:
+                    failures.append({"arn": arn, "reason": "MISSING"})
+        return 200, {"serviceRevisions": found, "failures": failures}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return epoch(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

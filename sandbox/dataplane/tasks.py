@@ -1,0 +1,216 @@
+"""ECS tasks as local processes running ``examples/app``, with the container's environment and secrets."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sandbox.state import HOST, REPO_ROOT, free_port
+
+APP = REPO_ROOT / "examples" / "app" / "app.py"
+STOP_GRACE = 2.0  # SIGTERM, then SIGKILL after this many seconds
+FAULT_MODES = ("unhealthy", "crash", "slow")
+
+
+class SecretError(RuntimeError):
+    """A secret named by a container definition could not be resolved."""
+
+
+def image_tag(image: str | None) -> str:
+    """The version a task reports: the text after the image's last ':' (not a registry port), else latest."""
+    if not image:
+        return "latest"
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.rsplit(":", 1)[1] if ":" in last else "latest"
+
+
+def resolve_secret(account: str, region: str, value_from: str) -> str:
+    """A container secret's value, read from moto's SSM or Secrets Manager as ECS would."""
+    if value_from.startswith("arn:") and ":secretsmanager:" in value_from:
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        parts = value_from.split(":")
+        secret_id = ":".join(parts[:7])
+        json_key, stage, version = ([*parts[7:], "", "", ""])[:3]
+        backend = secretsmanager_backends[account][parts[3] or region]
+        try:
+            value = backend.get_secret_value(secret_id, version or None, stage or None)
+        except Exception as err:  # moto raises its own exception types
+            raise SecretError(f"unable to retrieve secret from asm: {value_from}: {err}") from err
+        text = value.get("SecretString") or ""
+        if json_key:
+            import json
+
+            try:
+                text = str(json.loads(text)[json_key])
+            except (ValueError, KeyError, TypeError) as err:
+                raise SecretError(f"secret {secret_id} has no JSON key {json_key}") from err
+        return text
+    from moto.ssm.models import ssm_backends
+
+    ssm_region = region
+    if value_from.startswith("arn:"):
+        ssm_region = value_from.split(":")[3] or region
+    backend = ssm_backends[account][ssm_region]
+    try:
+        parameter = backend.get_parameter(value_from)
+    except Exception as err:
+        raise SecretError(f"unable to retrieve secret from ssm: {value_from}: {err}") from err
+    if parameter is None:
+        raise SecretError(f"unable to retrieve secret from ssm: parameter {value_from} not found")
+    decrypted = parameter.decrypt(parameter.value)  # ECS decrypts SecureString parameters
+    return str(parameter.value if decrypted is None else decrypted)
+
+
+def container_environment(account: str, region: str, container: dict[str, Any]) -> dict[str, str]:
+    """The environment ECS gives a container: ``environment`` plus resolved ``secrets``."""
+    env = {item["name"]: str(item.get("value", "")) for item in container.get("environment") or []}
+    for secret in container.get("secrets") or []:
+        env[secret["name"]] = resolve_secret(account, region, secret["valueFrom"])
+    return env
+
+
+@dataclass
+class TaskFault:
+    image_tag: str
+    mode: str
+    slow_ms: int = 0
+
+    def env(self) -> dict[str, str]:
+        if self.mode == "unhealthy":
+            return {"APP_HEALTH": "fail"}
+        if self.mode == "crash":
+            return {"APP_CRASH_AT_START": "1"}
+        return {"APP_SLOW_MS": str(self.slow_ms)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"image_tag": self.image_tag, "mode": self.mode, "slow_ms": self.slow_ms}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskFault:
+        tag, mode = data.get("image_tag"), data.get("mode")
+        if not isinstance(tag, str) or not tag:
+            raise ValueError("image_tag (a string, e.g. 'v3') is required")
+        if mode not in FAULT_MODES:
+            raise ValueError(f"mode must be one of {', '.join(FAULT_MODES)}")
+        try:
+            slow_ms = int(data.get("slow_ms") or 0)
+        except (TypeError, ValueError) as err:
+            raise ValueError("slow_ms must be an integer") from err
+        if mode == "slow" and slow_ms <= 0:
+            raise ValueError("mode slow needs slow_ms > 0")
+        return cls(tag, mode, slow_ms)
+
+
+class TaskFaults:
+    """Faults applied to tasks started later, by image tag."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_tag: dict[str, TaskFault] = {}
+
+    def add(self, fault: TaskFault) -> TaskFault:
+        with self._lock:
+            self._by_tag[fault.image_tag] = fault
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_tag.clear()
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [fault.to_dict() for fault in self._by_tag.values()]
+
+    def env_for(self, tag: str) -> dict[str, str]:
+        with self._lock:
+            fault = self._by_tag.get(tag)
+        return fault.env() if fault else {}
+
+
+class TaskProcess:
+    """One running copy of the sample app; in the sandbox's process group so ``down`` takes it too."""
+
+    def __init__(self, env: dict[str, str], version: str, log_path: Path | None = None) -> None:
+        self.port = free_port()
+        self.version = version
+        full_env = {
+            key: value
+            for key, value in os.environ.items()
+            if key in ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "SYSTEMROOT")
+        }
+        full_env.update(env)
+        full_env.update({"PORT": str(self.port), "APP_VERSION": version, "PYTHONUNBUFFERED": "1"})
+        log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
+        try:
+            self.popen = subprocess.Popen(
+                [sys.executable, str(APP)],
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=str(APP.parent),
+            )
+        finally:
+            if log is not subprocess.DEVNULL:
+                log.close()
+        self.started = time.monotonic()
+        self._term_sent: float | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def exit_code(self) -> int | None:
+        return self.popen.poll()
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def terminate(self) -> None:
+        """SIGTERM now; :meth:`poll_stop` sends SIGKILL once the grace period is over."""
+        if self._term_sent is None and self.alive():
+            self._term_sent = time.monotonic()
+            with contextlib.suppress(ProcessLookupError):
+                self.popen.send_signal(signal.SIGTERM)
+
+    def poll_stop(self) -> bool:
+        """True once the process is gone (escalating to SIGKILL after the grace period)."""
+        if not self.alive():
+            return True
+        if self._term_sent is None:
+            self.terminate()
+        elif time.monotonic() - self._term_sent > STOP_GRACE:
+            with contextlib.suppress(ProcessLookupError):
+                self.popen.kill()
+        return not self.alive()
+
+    def kill_now(self, timeout: float = STOP_GRACE) -> None:
+        self.terminate()
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(1.0)
+
+
+__all__ = [
+    "HOST",
+    "SecretError",
+    "TaskFault",
+    "TaskFaults",
+    "TaskProcess",
+    "container_environment",
+    "image_tag",
+    "resolve_secret",
+]

@@ -1,0 +1,42 @@
+"""sandbox.aws.ecs: deployment configuration defaults and validation as AWS does it (no moto)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sandbox.aws.ecs import ApiError, merge_config, validate
+
+LB = [{"targetGroupArn": "blue", "containerName": "app", "containerPort": 3000}]
+ADVANCED = {"alternateTargetGroupArn": "green", "productionListenerRule": "rule", "roleArn": "role"}
+
+
+def test_defaults_and_merge() -> None:
+    config = merge_config(None, {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 5})
+    assert config["maximumPercent"] == 200 and config["minimumHealthyPercent"] == 100
+    assert config["strategy"] == "BLUE_GREEN" and config["bakeTimeInMinutes"] == 5
+    assert merge_config(config, {"bakeTimeInMinutes": 1})["strategy"] == "BLUE_GREEN"
+
+
+def test_traffic_strategies_need_advanced_configuration() -> None:
+    with pytest.raises(ApiError, match="advancedConfiguration"):
+        validate(merge_config(None, {"strategy": "BLUE_GREEN"}), LB)
+    validate(merge_config(None, {"strategy": "BLUE_GREEN"}), [{**LB[0], "advancedConfiguration": ADVANCED}])
+    validate(merge_config(None, {"strategy": "BLUE_GREEN"}), [])  # no load balancer: nothing to shift
+    validate(merge_config(None, {"strategy": "ROLLING"}), LB)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"strategy": "SIDEWAYS"},
+        {"strategy": "LINEAR"},
+        {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 0}},
+        {"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 100}},
+        {"alarms": {"enable": True, "alarmNames": []}},
+        {"bakeTimeInMinutes": -1},
+    ],
+)
+def test_invalid_configurations(config: dict) -> None:
+    with pytest.raises(ApiError) as err:
+        validate(merge_config(None, config), [])
+    assert err.value.code == "InvalidParameterException"
