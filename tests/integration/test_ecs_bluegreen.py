@@ -1,0 +1,386 @@
+"""macroai.deploy.ecs_bluegreen through ansible-playbook against the sandbox.
+
+The tests run in file order and share one set of prerequisites (VPC, ALB with a production and a test
+listener, blue and green target groups, cluster), made with boto3 under a unique name prefix and deleted
+at the end. Tests marked ``needs_deployments`` need the sandbox's ECS overlay (service deployments that
+progress, real local tasks, listener proxies) and are skipped on a bare moto sandbox, where
+ListServiceDeployments does not exist and deployments stay IN_PROGRESS forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from sandbox.client import SandboxClient
+
+pytestmark = pytest.mark.integration
+
+REGION = "eu-west-2"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PREFIX = f"ebg{uuid.uuid4().hex[:6]}"
+IMAGE = "public.ecr.aws/macroai/example-app"
+
+
+def aws_client(sandbox: SandboxClient, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=sandbox.base_url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture(scope="module")
+def infra(sandbox: SandboxClient) -> Iterator[dict[str, Any]]:
+    ec2, elbv2, ecs, iam = (aws_client(sandbox, name) for name in ("ec2", "elbv2", "ecs", "iam"))
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{i}.0/24", AvailabilityZone=f"{REGION}{zone}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, zone in enumerate("ab")
+    ]
+    sg = ec2.create_security_group(GroupName=f"{PREFIX}-tasks", Description="tasks", VpcId=vpc)["GroupId"]
+    lb = elbv2.create_load_balancer(Name=f"{PREFIX}-alb", Subnets=subnets, SecurityGroups=[sg])[
+        "LoadBalancers"
+    ][0]["LoadBalancerArn"]
+    groups = {
+        colour: elbv2.create_target_group(
+            Name=f"{PREFIX}-{colour}",
+            Protocol="HTTP",
+            Port=3000,
+            VpcId=vpc,
+            TargetType="ip",
+            HealthCheckPath="/health",
+            HealthCheckIntervalSeconds=5,
+            HealthyThresholdCount=2,
+            UnhealthyThresholdCount=2,
+        )["TargetGroups"][0]["TargetGroupArn"]
+        for colour in ("blue", "green")
+    }
+    not_found = [{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}]
+    listeners = {
+        role: elbv2.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=port, DefaultActions=not_found)[
+            "Listeners"
+        ][0]["ListenerArn"]
+        for role, port in (("production", 80), ("test", 8080))
+    }
+    ecs.create_cluster(clusterName=f"{PREFIX}-cluster")
+    role = iam.create_role(
+        RoleName=f"{PREFIX}-ecs-infrastructure",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "ecs.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    yield {
+        "cluster": f"{PREFIX}-cluster",
+        "service": f"{PREFIX}-api",
+        "subnets": subnets,
+        "security_group": sg,
+        "blue": groups["blue"],
+        "green": groups["green"],
+        "listeners": listeners,
+        "role": role,
+        "ecs": ecs,
+        "elbv2": elbv2,
+    }
+    cleanup(
+        ecs, elbv2, ec2, iam, f"{PREFIX}-cluster", f"{PREFIX}-api", lb, listeners, groups, sg, subnets, vpc
+    )
+
+
+def cleanup(ecs, elbv2, ec2, iam, cluster, service, lb, listeners, groups, sg, subnets, vpc) -> None:
+    """Best effort: every step runs even when an earlier one fails (a failed test may leave any state)."""
+    steps = [
+        lambda: ecs.delete_service(cluster=cluster, service=service, force=True),
+        lambda: ecs.delete_cluster(cluster=cluster),
+        *[lambda arn=arn: elbv2.delete_listener(ListenerArn=arn) for arn in listeners.values()],
+        lambda: elbv2.delete_load_balancer(LoadBalancerArn=lb),
+        *[lambda arn=arn: elbv2.delete_target_group(TargetGroupArn=arn) for arn in groups.values()],
+        lambda: iam.delete_role(RoleName=f"{PREFIX}-ecs-infrastructure"),
+        lambda: ec2.delete_security_group(GroupId=sg),
+        *[lambda subnet=subnet: ec2.delete_subnet(SubnetId=subnet) for subnet in subnets],
+        lambda: ec2.delete_vpc(VpcId=vpc),
+    ]
+    for step in steps:
+        with contextlib.suppress(ClientError):
+            step()
+
+
+@pytest.fixture(scope="module")
+def has_deployments(sandbox: SandboxClient) -> bool:
+    try:
+        aws_client(sandbox, "ecs").list_service_deployments(cluster="none", service="none")
+    except ClientError as err:
+        return err.response["Error"]["Code"] in ("ServiceNotFoundException", "ClusterNotFoundException")
+    return True
+
+
+@pytest.fixture
+def needs_deployments(has_deployments: bool) -> None:
+    if not has_deployments:
+        pytest.skip("the sandbox has no ECS deployment overlay (ListServiceDeployments)")
+
+
+def release_args(infra: dict[str, Any], version: str, **overrides: Any) -> dict[str, Any]:
+    environment = [{"name": "NODE_ENV", "value": "production"}]
+    environment += overrides.pop("extra_environment", [])
+    args = {
+        "cluster": infra["cluster"],
+        "service": infra["service"],
+        "task_definition": {
+            "family": f"{PREFIX}-api",
+            "cpu": "256",
+            "memory": "512",
+            "container_definitions": [
+                {
+                    "name": "api",
+                    "image": f"{IMAGE}:{version}",
+                    "memory": 512,
+                    "essential": True,
+                    "portMappings": [{"containerPort": 3000}],
+                    "environment": environment,
+                }
+            ],
+        },
+        "desired_count": 1,
+        "network_configuration": {
+            "subnets": infra["subnets"],
+            "security_groups": [infra["security_group"]],
+            "assign_public_ip": True,
+        },
+        "container_port": 3000,
+        "production_listener_arn": infra["listeners"]["production"],
+        "test_listener_arn": infra["listeners"]["test"],
+        "blue_target_group_arn": infra["blue"],
+        "green_target_group_arn": infra["green"],
+        "infrastructure_role_arn": infra["role"],
+        "bake_time_minutes": 1,
+        "wait_timeout": 120,
+        "poll_interval": 1,
+    }
+    args.update(overrides)
+    return args
+
+
+def play(sandbox: SandboxClient, tmp_path: Path, args: dict[str, Any], *flags: str) -> dict[str, Any]:
+    """Run the module once through ansible-playbook; its result, with ``failed`` and ``changed``."""
+    connection = {"endpoint_url": sandbox.base_url, "access_key": "testing", "secret_key": "testing"}
+    playbook = [
+        {
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+            "module_defaults": {"group/amazon.aws.aws": connection, "group/macroai.deploy.aws": connection},
+            "tasks": [{"name": "release", "macroai.deploy.ecs_bluegreen": args}],
+        }
+    ]
+    path = tmp_path / f"play-{uuid.uuid4().hex[:6]}.yml"
+    path.write_text(json.dumps(playbook))
+    env = {
+        **os.environ,
+        "AWS_REGION": REGION,
+        "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    }
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(path), *flags],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    try:
+        report = json.loads(completed.stdout)
+        return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    except (ValueError, KeyError, IndexError):
+        pytest.fail(f"ansible-playbook gave no result:\n{completed.stdout}\n{completed.stderr}")
+
+
+def revisions(infra: dict[str, Any]) -> list[str]:
+    return infra["ecs"].list_task_definitions(familyPrefix=f"{PREFIX}-api")["taskDefinitionArns"]
+
+
+def production_version(sandbox: SandboxClient, infra: dict[str, Any]) -> str:
+    url = next(item["url"] for item in sandbox.listeners() if item["arn"] == infra["listeners"]["production"])
+    with urllib.request.urlopen(f"{url.rstrip('/')}/version", timeout=5) as response:
+        return json.loads(response.read())["version"]
+
+
+def test_release_v1_creates_the_service(
+    sandbox: SandboxClient, infra: dict[str, Any], has_deployments: bool, tmp_path: Path
+) -> None:
+    result = play(sandbox, tmp_path, release_args(infra, "v1", wait=has_deployments))
+    assert not result.get("failed"), result.get("msg")
+    assert result["changed"] is True
+    assert result["plan"]["create_service"] and result["plan"]["register_revision"]
+    assert result["plan"]["create_listener_rules"] == ["production", "test"]
+    assert len(revisions(infra)) == 1
+    rules = infra["elbv2"].describe_rules(RuleArns=[result["listener_rules"]["production"]])["Rules"]
+    weights = {
+        g["TargetGroupArn"]: g["Weight"] for g in rules[0]["Actions"][0]["ForwardConfig"]["TargetGroups"]
+    }
+    assert set(weights) == {infra["blue"], infra["green"]}
+    if has_deployments:
+        assert result["deployment"]["status"] == "SUCCESSFUL", result["deployment"]
+        assert result["steps"] and result["timings"]
+        assert production_version(sandbox, infra) == "v1"
+
+
+def test_same_release_again_is_unchanged(
+    sandbox: SandboxClient, infra: dict[str, Any], has_deployments: bool, tmp_path: Path
+) -> None:
+    args = release_args(infra, "v1", wait=has_deployments)
+    again = play(sandbox, tmp_path, args)
+    assert not again.get("failed"), again.get("msg")
+    assert again["plan"]["register_revision"] is False and again["plan"]["deploy"] is False
+    if not has_deployments:
+        # Bare moto drops deploymentConfiguration on CreateService: the second run puts it back.
+        assert again["plan"]["update_service"] in ([], ["deploymentConfiguration"])
+        again = play(sandbox, tmp_path, args)
+    assert again["changed"] is False, again["plan"]
+    assert len(revisions(infra)) == 1
+
+
+def test_check_mode_predicts_v2_and_writes_nothing(
+    sandbox: SandboxClient, infra: dict[str, Any], tmp_path: Path
+) -> None:
+    since = time.time()
+    token = [{"name": "API_TOKEN", "value": "s3cr3t-token-value"}]
+    args = release_args(infra, "v2", extra_environment=token, sensitive_environment=["API_TOKEN"])
+    predicted = play(sandbox, tmp_path, args, "--check", "--diff")
+    assert not predicted.get("failed"), predicted.get("msg")
+    assert predicted["changed"] is True
+    assert predicted["plan"]["register_revision"] and predicted["plan"]["deploy"]
+    assert predicted["plan"]["update_service"] == ["taskDefinition"]
+    diff = predicted["diff"]
+    assert diff["before"]["task_definition"]["containers"]["api"]["image"].endswith(":v1")
+    assert diff["after"]["task_definition"]["containers"]["api"]["image"].endswith(":v2")
+    assert sandbox.requests(write=True, since=since) == []
+    assert len(revisions(infra)) == 1
+    assert "s3cr3t-token-value" not in json.dumps(predicted)
+    assert diff["after"]["task_definition"]["containers"]["api"]["environment"]["API_TOKEN"] == "********"
+
+
+def test_release_v2_goes_live(
+    sandbox: SandboxClient, infra: dict[str, Any], needs_deployments: None, tmp_path: Path
+) -> None:
+    result = play(sandbox, tmp_path, release_args(infra, "v2"))
+    assert not result.get("failed"), result.get("msg")
+    assert result["changed"] is True
+    assert result["deployment"]["status"] == "SUCCESSFUL", result["deployment"]
+    assert result["task_definition_arn"].endswith(":2")
+    assert result["previous_task_definition_arn"].endswith(":1")
+    assert result["live_target_group_arn"] == infra["green"]
+    assert [step["status"] for step in result["steps"]][-1] == "SUCCESSFUL"
+    assert production_version(sandbox, infra) == "v2"
+
+
+def test_unhealthy_v3_rolls_back_with_the_reason(
+    sandbox: SandboxClient, infra: dict[str, Any], needs_deployments: None, tmp_path: Path
+) -> None:
+    args = release_args(
+        infra, "v3", extra_environment=[{"name": "APP_HEALTH", "value": "fail"}], wait_timeout=180
+    )
+    result = play(sandbox, tmp_path, args)
+    assert result.get("failed") is True
+    message = result["msg"]
+    assert "ROLLBACK" in message and result["deployment"]["arn"] in message
+    assert "Production is still on" in message and ":2" in message
+    assert result["deployment"]["status"] == "ROLLBACK_SUCCESSFUL"
+    assert production_version(sandbox, infra) == "v2"
+    service = infra["ecs"].describe_services(cluster=infra["cluster"], services=[infra["service"]])[
+        "services"
+    ][0]
+    assert service["taskDefinition"].endswith(":2")
+    # Production is on v2 again, so asking for v2 changes nothing and reports nothing failed.
+    again = play(sandbox, tmp_path, release_args(infra, "v2"))
+    assert not again.get("failed"), again.get("msg")
+    assert again["changed"] is False
+
+
+def test_rolled_back_during_bake(
+    sandbox: SandboxClient, infra: dict[str, Any], needs_deployments: None, tmp_path: Path
+) -> None:
+    started = play(sandbox, tmp_path, release_args(infra, "v4", bake_time_minutes=30, wait=False))
+    assert not started.get("failed"), started.get("msg")
+    arn = started["deployment"]["arn"]
+    deadline = time.time() + 120
+    stage = None
+    while time.time() < deadline and stage != "BAKE_TIME":
+        deployment = infra["ecs"].describe_service_deployments(serviceDeploymentArns=[arn])[
+            "serviceDeployments"
+        ][0]
+        stage = deployment.get("lifecycleStage")
+        time.sleep(0.5)
+    assert stage == "BAKE_TIME", deployment
+    assert production_version(sandbox, infra) == "v4"
+
+    rollback = {
+        "cluster": infra["cluster"],
+        "service": infra["service"],
+        "state": "rolled_back",
+        "poll_interval": 1,
+    }
+    since = time.time()
+    predicted = play(sandbox, tmp_path, rollback, "--check")
+    assert predicted["changed"] is True and predicted["plan"]["stop_deployment"] is True
+    assert sandbox.requests(write=True, since=since) == []
+
+    result = play(sandbox, tmp_path, rollback)
+    assert not result.get("failed"), result.get("msg")
+    assert result["changed"] is True
+    assert result["deployment"]["status"] == "ROLLBACK_SUCCESSFUL"
+    assert result["task_definition_arn"].endswith(":2")
+    assert production_version(sandbox, infra) == "v2"
+
+
+def test_rolled_back_to_a_named_revision(
+    sandbox: SandboxClient, infra: dict[str, Any], needs_deployments: None, tmp_path: Path
+) -> None:
+    rollback = {
+        "cluster": infra["cluster"],
+        "service": infra["service"],
+        "state": "rolled_back",
+        "to_task_definition": f"{PREFIX}-api:1",
+        "poll_interval": 1,
+    }
+    result = play(sandbox, tmp_path, rollback)
+    assert not result.get("failed"), result.get("msg")
+    assert result["changed"] is True and result["plan"]["deploy"] is True
+    assert result["deployment"]["status"] == "SUCCESSFUL"
+    assert result["task_definition_arn"].endswith(":1") and result["previous_task_definition_arn"].endswith(
+        ":2"
+    )
+    assert production_version(sandbox, infra) == "v1"
+    again = play(sandbox, tmp_path, rollback)
+    assert again["changed"] is False, again.get("msg")
