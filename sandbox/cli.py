@@ -42,6 +42,10 @@ def _print_endpoints(info: dict[str, Any]) -> None:
         if name == "listeners":
             for listener in url:
                 print(f"  listener  {listener['url']}  ({listener['load_balancer']}:{listener['port']})")
+        elif name == "sites":
+            for site in url:
+                where = f"{site['app_name']}/{site['branch']}, app {site['app_id']}"
+                print(f"  site      {site['url']}  ({where})")
         else:
             print(f"  {name:<9} {url}")
 
@@ -178,6 +182,13 @@ def status(state: State) -> dict[str, Any]:
         endpoints["listeners"] = _client(state, timeout=5.0).listeners()
     except SandboxError:
         endpoints["listeners"] = []
+    try:  # the Amplify branches' deployed sites, each on a loopback port
+        endpoints["sites"] = [
+            {key: site[key] for key in ("app_id", "app_name", "branch", "url")}
+            for site in _client(state, timeout=5.0).sites()
+        ]
+    except SandboxError:
+        endpoints["sites"] = []
     return {"running": True, "pid": pid, "port": info["port"], "endpoints": endpoints}
 
 

@@ -87,9 +87,45 @@ class SandboxClient:
     def reset(self) -> dict[str, Any]:
         return self._call("POST", "reset")
 
+    def neon_url(self) -> str:
+        """Base URL of the Neon API emulator, e.g. http://127.0.0.1:4599/neon/api/v2."""
+        return self.health()["endpoints"]["neon"]
+
+    def neon_project_id(self) -> str:
+        """The Neon project every reset seeds (a ``main`` branch with database neondb, role neondb_owner)."""
+        return self.health()["endpoints"]["neon_project_id"]
+
     def listeners(self) -> list[dict[str, Any]]:
         """One loopback proxy per load-balancer listener: arn, load_balancer, port, protocol, url."""
         return self._call("GET", "listeners")
+
+    def sites(self) -> list[dict[str, Any]]:
+        """Amplify branches' deployed sites on loopback ports: app_id, app_name, branch, url, job_id."""
+        return self._call("GET", "sites")
+
+    def add_amplify_fault(
+        self,
+        mode: str,
+        reason: str | None = None,
+        count: int = 1,
+        app_id: str | None = None,
+        branch: str | None = None,
+        seconds: float | None = None,
+    ) -> dict[str, Any]:
+        """The next ``count`` Amplify jobs started (optionally of one app/branch): mode fail (with
+        ``reason``), stuck (stays PENDING until StopJob) or slow (RUNNING for ``seconds`` of AWS time)."""
+        fault: dict[str, Any] = {"mode": mode, "count": count}
+        for key, value in (("reason", reason), ("app_id", app_id), ("branch", branch), ("seconds", seconds)):
+            if value is not None:
+                fault[key] = value
+        return self._call("POST", "amplify-faults", body=fault)
+
+    def clear_amplify_faults(self) -> None:
+        self._call("DELETE", "amplify-faults")
+
+    def amplify_jobs(self) -> list[dict[str, Any]]:
+        """Every Amplify job the sandbox knows: app_id, branch, jobId, status, sourceUrl, reason, ..."""
+        return self._call("GET", "amplify-jobs")
 
     def tasks(self) -> list[dict[str, Any]]:
         """ECS service tasks run as local processes: service, task_arn, version, state, pid, port, ..."""

@@ -30,6 +30,7 @@ from sandbox.state import HOST, State, free_port
 os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
 
 ADMIN_PREFIX = "/_sandbox/"
+NEON_PREFIX = "/neon/"
 # "manual" progression with an unreachable tick count: tasks stay RUNNING until stopped.
 ECS_TASK_TRANSITION = {"progression": "manual", "times": 10**9}
 
@@ -103,6 +104,7 @@ class SandboxApp:
         log: RequestLog | None = None,
         reset_aws: Callable[[], None] = reset_moto,
         dataplane: Any = None,
+        amplify: Any = None,
     ) -> None:
         self.aws_app = aws_app
         self.info = info
@@ -111,11 +113,15 @@ class SandboxApp:
         self.log = log or RequestLog()
         self.reset_aws = reset_aws
         self.dataplane = dataplane  # sandbox.dataplane.reconciler.DataPlane: tasks, listeners, target health
+        self.amplify = amplify  # sandbox.aws.amplify.Amplify: the Amplify API, its uploads, faults and sites
+        self.neon: Any = None  # sandbox.neon.NeonApp: the Neon API under /neon/api/v2
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith(ADMIN_PREFIX):
             return self.admin(Request(environ))(environ, start_response)
+        if self.neon is not None and path.startswith(NEON_PREFIX):
+            return self.neon(environ, start_response)
         body = _buffer_body(environ)
         call = identify(
             environ["REQUEST_METHOD"], path, _headers(environ), environ.get("QUERY_STRING", ""), body
@@ -193,6 +199,10 @@ class SandboxApp:
             return self.admin_delete_fault(route.partition("/")[2])
         if route == "reset" and method == "POST":
             return _json(self.reset())
+        if self.amplify is not None:
+            response = self.amplify.admin(request, route)
+            if response is not None:
+                return response
         if self.dataplane is not None:
             response = self.dataplane.admin(request, route)
             if response is not None:
@@ -228,10 +238,13 @@ class SandboxApp:
             self.dataplane.reset(then=self.reset_aws)  # stop tasks and proxies, then reset moto
         else:
             self.reset_aws()
+        if self.amplify is not None:
+            self.amplify.reset()  # apps, jobs, uploads, job faults; stops the sites
         self.faults.clear()
         self.log.clear()
         dropped = self.postgres.drop_user_databases() if self.postgres else []
-        return {"reset": True, "dropped_databases": dropped}
+        neon = {"neon": self.neon.reset()} if self.neon is not None else {}  # re-seeds its project
+        return {"reset": True, "dropped_databases": dropped, **neon}
 
 
 def serve(state: State) -> int:
@@ -240,6 +253,7 @@ def serve(state: State) -> int:
     pg_port = int(os.environ.get("SANDBOX_PG_PORT") or free_port())
     postgres = Postgres(state.pg_data, pg_port, state.pg_log)
     dataplane = None
+    amplify = None
     try:
         postgres.init()
         postgres.start()
@@ -258,15 +272,25 @@ def serve(state: State) -> int:
             "postgres_pid": postgres.pid,
             "endpoints": {"aws": f"http://{HOST}:{state.port}", "postgres": postgres.dsn},
         }
+        from sandbox.aws.amplify import Amplify
         from sandbox.dataplane.reconciler import DataPlane
 
         dataplane = DataPlane(state.root / "tasks")
+        amplify = Amplify()
         app = SandboxApp(
-            dataplane.wrap(DomainDispatcherApplication(create_backend_app)),
+            amplify.wrap(dataplane.wrap(DomainDispatcherApplication(create_backend_app))),
             info,
             postgres=postgres,
             dataplane=dataplane,
+            amplify=amplify,
         )
+        from sandbox.neon import PREFIX as NEON_API
+        from sandbox.neon import SEED_PROJECT_ID
+        from sandbox.neon import build as build_neon
+
+        app.neon = build_neon(postgres.dsn, postgres.port, faults=app.faults, log=app.log)
+        info["endpoints"]["neon"] = f"http://{HOST}:{state.port}{NEON_API}"
+        info["endpoints"]["neon_project_id"] = SEED_PROJECT_ID
         dataplane.start()
         httpd = make_server(HOST, state.port, app, threaded=True, request_handler=MotoRequestHandler)
 
@@ -283,6 +307,8 @@ def serve(state: State) -> int:
     finally:
         if dataplane is not None:
             dataplane.stop()  # task processes and listener proxies
+        if amplify is not None:
+            amplify.stop()  # the branches' site servers
         postgres.stop()
         if state.read_pid() == os.getpid():
             state.forget()

@@ -9,6 +9,7 @@ sequence of observations in no time.
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,16 @@ class WaitTimeout(Exception):
         self.last = last
         self.elapsed = elapsed
         super().__init__(f"condition not met after {elapsed:.0f}s")
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The time sources a wait uses, replaceable in tests: ``monotonic`` and ``sleep`` for the wait,
+    ``now`` (aware UTC) for timestamps and for ages of things AWS dates."""
+
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
 
 
 @dataclass(frozen=True)
