@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ansible_collections.macroai.deploy.plugins.module_utils._waiter import (
+    SYSTEM_CLOCK,
     Clock,
     Poll,
     WaitTimeout,
@@ -53,7 +54,6 @@ FILE_ATTRIBUTES = (stat.S_IFREG | 0o644) << 16
 UNIX = 3  # zip "made by" system
 COMPRESS_LEVEL = 6
 UNFINISHED: frozenset[str] = frozenset({"CREATED", "PENDING", "PROVISIONING", "RUNNING", "CANCELLING"})
-SYSTEM_CLOCK = Clock()
 JOB_PAGES = 5  # pages of ListJobs (50 jobs each) searched for the live artifact
 
 
@@ -64,9 +64,6 @@ class AmplifyReleaseError(Exception):
         self.message = message
         self.details = details
         super().__init__(message)
-
-
-# Packing ------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -176,9 +173,6 @@ def pack(source: str) -> Artifact:
     return Artifact(data=data, sha256=hashlib.sha256(data).hexdigest(), file_count=len(files))
 
 
-# Locations ----------------------------------------------------------------------------------------------
-
-
 def artifact_key(prefix: str | None, sha256: str) -> str:
     prefix = (prefix or "").strip("/")
     return f"{prefix}/{sha256}.zip" if prefix else f"{sha256}.zip"
@@ -218,9 +212,6 @@ def head_object(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
         if _error_code(err) in ("404", "NoSuchKey", "NotFound"):
             return None
         raise
-
-
-# Amplify lookups ----------------------------------------------------------------------------------------
 
 
 def find_app(amplify: Any, app_name: str | None, app_id: str | None) -> dict[str, Any]:
@@ -299,9 +290,6 @@ def site_url(app: Mapping[str, Any], branch: str) -> str | None:
 
 def is_not_finished(err: Exception) -> bool:
     return _error_code(err) == "BadRequestException" and "not finished" in _error_message(err)
-
-
-# Requests and results -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -424,9 +412,6 @@ class ReleaseResult:
             "steps": [step.as_dict() for step in job.steps] if job else [],
             "site_url": self.site_url,
         }
-
-
-# Waiting ------------------------------------------------------------------------------------------------
 
 
 def get_job(amplify: Any, app_id: str, branch: str, job_id: str) -> dict[str, Any]:
@@ -563,9 +548,6 @@ def clear_unfinished(
             f"branch {branch}: job {job_id} was stuck in PENDING and was stopped, but it has not ended after "
             f"{err.elapsed:.0f}s; check it in the Amplify console and run again"
         ) from err
-
-
-# Release ------------------------------------------------------------------------------------------------
 
 
 def validate_request(request: ReleaseRequest) -> Artifact | None:

@@ -15,13 +15,17 @@ created here once (blue 100, green 0) and afterwards only read, never written.
 from __future__ import annotations
 
 import copy
-import datetime
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.macroai.deploy.plugins.module_utils._waiter import Poll, WaitTimeout, wait_until
+from ansible_collections.macroai.deploy.plugins.module_utils._waiter import (
+    SYSTEM_CLOCK,
+    Clock,
+    Poll,
+    WaitTimeout,
+    wait_until,
+)
 
 STRATEGIES: tuple[str, ...] = ("BLUE_GREEN", "LINEAR", "CANARY", "ROLLING")
 TRAFFIC_SHIFTING: frozenset[str] = frozenset({"BLUE_GREEN", "LINEAR", "CANARY"})
@@ -52,9 +56,6 @@ class EcsReleaseError(Exception):
         self.message = message
         self.details = details
         super().__init__(message)
-
-
-# Inputs -------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -133,18 +134,6 @@ class WaitSettings:
     wait: bool = True
     timeout: float = 900
     interval: float = 10
-
-
-@dataclass(frozen=True)
-class Clock:
-    """Time sources, replaceable in tests."""
-
-    monotonic: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
-    now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
-
-
-# Results ------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -270,9 +259,6 @@ class ReleaseResult:
         }
 
 
-# Comparison ---------------------------------------------------------------------------------------------
-
-
 def normalise_container_definitions(definitions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Container definitions as RegisterTaskDefinition wants them: environment values are strings."""
     normalised = copy.deepcopy([dict(definition) for definition in definitions])
@@ -366,9 +352,6 @@ def summarise_task_definition(
 
 def _as_str(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-# Deployment configuration -------------------------------------------------------------------------------
 
 
 def validate_deployment_settings(settings: DeploymentSettings) -> None:
@@ -482,9 +465,6 @@ def summarise_deployment_configuration(config: Mapping[str, Any] | None) -> dict
     )
     config = config or {}
     return {key: copy.deepcopy(config[key]) for key in keys if config.get(key) is not None}
-
-
-# Load balancing -----------------------------------------------------------------------------------------
 
 
 def forward_weights(rule: Mapping[str, Any]) -> dict[str, int]:
@@ -687,9 +667,6 @@ def desired_capacity_provider_strategy(spec: ServiceSpec) -> list[dict[str, Any]
     return sorted(strategy, key=lambda entry: entry["capacityProvider"])
 
 
-# Reads --------------------------------------------------------------------------------------------------
-
-
 def describe_service(ecs: Any, cluster: str, service: str) -> dict[str, Any] | None:
     """The service, or None when it does not exist or is deleted."""
     found = ecs.describe_services(cluster=cluster, services=[service]).get("services", [])
@@ -753,14 +730,11 @@ def source_task_definition(ecs: Any, deployment: Mapping[str, Any]) -> str | Non
     return described[0].get("taskDefinition") if described else None
 
 
-# Waiting ------------------------------------------------------------------------------------------------
-
-
 def wait_for_deployment(
     ecs: Any,
     arn: str,
     settings: WaitSettings,
-    clock: Clock = Clock(),
+    clock: Clock = SYSTEM_CLOCK,
     progress: Callable[[Step], None] | None = None,
 ) -> DeploymentOutcome:
     """Poll DescribeServiceDeployments until a terminal status or the timeout; record each change.
@@ -839,9 +813,6 @@ def deployment_failure_message(
     )
 
 
-# Releases -----------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class ReleaseRequest:
     service: ServiceSpec
@@ -910,7 +881,7 @@ def release(
     elbv2: Any,
     request: ReleaseRequest,
     check_mode: bool,
-    clock: Clock = Clock(),
+    clock: Clock = SYSTEM_CLOCK,
     progress: Callable[[Step], None] | None = None,
 ) -> ReleaseResult:
     """Register the task definition if it differs, point the service at it, and follow the deployment."""
@@ -1178,7 +1149,7 @@ def roll_back(
     elbv2: Any,
     request: ReleaseRequest,
     check_mode: bool,
-    clock: Clock = Clock(),
+    clock: Clock = SYSTEM_CLOCK,
     progress: Callable[[Step], None] | None = None,
 ) -> ReleaseResult:
     """Stop a deployment still in progress (bake time included) with rollback, then release

@@ -76,9 +76,6 @@ class NeonError(Exception):
         super().__init__(message)
 
 
-# The client -------------------------------------------------------------------------------------------
-
-
 def urls_transport(
     method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float
 ) -> tuple[int, dict[str, str], bytes]:
@@ -246,9 +243,6 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return None
 
 
-# Inputs -----------------------------------------------------------------------------------------------
-
-
 def branch_name_problem(name: Any) -> str | None:
     """Why ``name`` is not a valid Neon branch name, or None."""
     if not isinstance(name, str) or not name:
@@ -342,9 +336,6 @@ def validate(request: BranchRequest) -> None:
             )
 
 
-# Reads ------------------------------------------------------------------------------------------------
-
-
 def _project_path(request: BranchRequest) -> str:
     return f"/projects/{quote(request.project_id, safe='')}"
 
@@ -395,9 +386,6 @@ def read_write_endpoint(client: NeonClient, project_path: str, branch_id: str) -
     data = client.get(f"{project_path}/branches/{quote(branch_id, safe='')}/endpoints").data or {}
     endpoints = data.get("endpoints") or []
     return next((e for e in endpoints if e.get("type") == "read_write"), endpoints[0] if endpoints else None)
-
-
-# Waits ------------------------------------------------------------------------------------------------
 
 
 def wait_for_operations(
@@ -484,9 +472,6 @@ def summarise_operation(op: Mapping[str, Any]) -> dict[str, Any]:
     return {key: op.get(key) for key in keys}
 
 
-# Results ----------------------------------------------------------------------------------------------
-
-
 def summarise_branch(branch: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if branch is None:
         return None
@@ -561,9 +546,6 @@ class BranchResult:
         if with_connection_uri:
             result["connection_uri"] = self.connection_uri
         return result
-
-
-# Logic ------------------------------------------------------------------------------------------------
 
 
 class _Session:

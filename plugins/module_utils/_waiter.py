@@ -37,6 +37,9 @@ class Clock:
     now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
 
 
+SYSTEM_CLOCK = Clock()
+
+
 @dataclass(frozen=True)
 class Poll(Generic[Observation]):
     """One observation and the seconds since the wait began."""

@@ -268,30 +268,18 @@ site_url:
 
 # Ansible modules put their documentation before the imports (E402 below is that convention).
 import contextlib  # noqa: E402
-import functools  # noqa: E402
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry  # noqa: E402
 from ansible_collections.macroai.deploy.plugins.module_utils._amplify import (  # noqa: E402
     AmplifyReleaseError,
     ReleaseRequest,
     WaitSettings,
     release,
 )
+from ansible_collections.macroai.deploy.plugins.module_utils._aws import retrying_clients  # noqa: E402
 
 with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
     from botocore.exceptions import BotoCoreError, ClientError
-
-
-class RetryingClient:
-    """amazon.aws retries only calls made with ``aws_retry=True``: pass it on every call, so the logic
-    in module_utils stays plain boto3."""
-
-    def __init__(self, client):
-        self._client = client
-
-    def __getattr__(self, name):
-        return functools.partial(getattr(self._client, name), aws_retry=True)
 
 
 def build_request(params):
@@ -334,9 +322,7 @@ def main():
         required_by={"source": "release_bucket"},
     )
     request = build_request(module.params)
-    retry = AWSRetry.jittered_backoff()
-    amplify = RetryingClient(module.client("amplify", retry_decorator=retry))
-    s3 = RetryingClient(module.client("s3", retry_decorator=retry))
+    amplify, s3 = retrying_clients(module, "amplify", "s3")
 
     def log_step(step):
         where = f"{module.params['app_name'] or module.params['app_id']}/{module.params['branch']}"

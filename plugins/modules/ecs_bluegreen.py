@@ -478,10 +478,9 @@ timings:
 
 # Ansible modules put their documentation before the imports (E402 below is that convention).
 import contextlib  # noqa: E402
-import functools  # noqa: E402
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry  # noqa: E402
+from ansible_collections.macroai.deploy.plugins.module_utils._aws import retrying_clients  # noqa: E402
 from ansible_collections.macroai.deploy.plugins.module_utils._ecs import (  # noqa: E402
     DeploymentSettings,
     EcsReleaseError,
@@ -496,17 +495,6 @@ from ansible_collections.macroai.deploy.plugins.module_utils._ecs import (  # no
 
 with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
     from botocore.exceptions import BotoCoreError, ClientError
-
-
-class RetryingClient:
-    """amazon.aws retries only calls made with ``aws_retry=True``: pass it on every call, so the logic
-    in module_utils stays plain boto3."""
-
-    def __init__(self, client):
-        self._client = client
-
-    def __getattr__(self, name):
-        return functools.partial(getattr(self._client, name), aws_retry=True)
 
 
 def build_request(params):
@@ -653,9 +641,7 @@ def main():
     module.no_log_values.update(sensitive_values(module.params))
     request = build_request(module.params)
 
-    retry = AWSRetry.jittered_backoff()
-    ecs = RetryingClient(module.client("ecs", retry_decorator=retry))
-    elbv2 = RetryingClient(module.client("elbv2", retry_decorator=retry))
+    ecs, elbv2 = retrying_clients(module, "ecs", "elbv2")
     act = release if module.params["state"] == "present" else roll_back
 
     def log_step(step):

@@ -253,8 +253,6 @@ class NeonModel:
         self._lock = threading.RLock()
         self._next_database_id = 1
 
-    # Lifecycle ------------------------------------------------------------------------------------------
-
     def reset(self) -> dict[str, Any]:
         """Forget everything, drop the emulator's databases, and seed one project with a ``main`` branch."""
         with self._lock:
@@ -320,8 +318,6 @@ class NeonModel:
         self.projects[project.id] = project
         return project
 
-    # Projects -------------------------------------------------------------------------------------------
-
     def list_projects(self) -> dict[str, Any]:
         with self._lock:
             return {"projects": [self._project_view(p) for p in self.projects.values()]}
@@ -361,8 +357,6 @@ class NeonModel:
                 self._forget_branch(project, branch)
             del self.projects[project_id]
             return 200, {"project": view}
-
-    # Branches -------------------------------------------------------------------------------------------
 
     def list_branches(
         self, project_id: str, search: str | None, limit: int | None, cursor: str | None
@@ -597,8 +591,6 @@ class NeonModel:
                 endpoint.active_from = target.busy_until
             return {"branch": self._branch_view(target, self.now()), "operations": self._views(operations)}
 
-    # Endpoints ------------------------------------------------------------------------------------------
-
     def list_endpoints(self, project_id: str, branch_id: str | None = None) -> dict[str, Any]:
         with self._lock:
             project = self._project(project_id)
@@ -664,8 +656,6 @@ class NeonModel:
                 "endpoint": self._endpoint_view(endpoint, self.now()),
                 "operations": self._views(operations),
             }
-
-    # Roles, databases, connection URIs ------------------------------------------------------------------
 
     def list_roles(self, project_id: str, branch_id: str) -> dict[str, Any]:
         with self._lock:
@@ -751,8 +741,6 @@ class NeonModel:
                 raise NeonApiError(400, f"branch {branch.id} has no endpoint; create one to connect")
             return {"uri": self._uri(role, database)}
 
-    # Operations -----------------------------------------------------------------------------------------
-
     def get_operation(self, project_id: str, operation_id: str) -> dict[str, Any]:
         with self._lock:
             project = self._project(project_id)
@@ -767,8 +755,6 @@ class NeonModel:
             now = self.now()
             newest_first = sorted(project.operations.values(), key=lambda op: op.created, reverse=True)
             return {"operations": [op.view(now) for op in newest_first], "pagination": {}}
-
-    # Internals ------------------------------------------------------------------------------------------
 
     def _project(self, project_id: str) -> Project:
         project = self.projects.get(project_id)
@@ -982,8 +968,6 @@ class NeonModel:
                 }
             )
         return uris
-
-    # Views: the JSON Neon answers with ------------------------------------------------------------------
 
     def _project_view(self, project: Project) -> dict[str, Any]:
         return {

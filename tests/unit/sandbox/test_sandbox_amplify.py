@@ -231,9 +231,6 @@ def test_domains_and_tags(client: Client, branch: str) -> None:
     assert call(client, "GET", f"/tags/{encoded}")[1]["tags"] == {"team": "web"}
 
 
-# Sites --------------------------------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize(
     ("path", "rules", "expected"),
     [

@@ -35,9 +35,6 @@ def write_site(root: Path, version: str = "v1") -> Path:
     return root
 
 
-# Packing ------------------------------------------------------------------------------------------------
-
-
 def test_same_content_same_bytes(tmp_path: Path) -> None:
     first = pack(str(write_site(tmp_path / "a")))
     second = pack(str(write_site(tmp_path / "a")))
@@ -116,9 +113,6 @@ def test_locations() -> None:
     assert sha256_from_key(f"client/{sha}.zip") == sha and sha256_from_key("client/x.zip") is None
     with pytest.raises(AmplifyReleaseError, match="^artifact_url:"):
         parse_s3_url("https://example.com/x.zip")
-
-
-# Release over fakes -------------------------------------------------------------------------------------
 
 
 def client_error(code: str, message: str = "", status: int = 400) -> ClientError:

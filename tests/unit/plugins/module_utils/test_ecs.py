@@ -275,9 +275,6 @@ def run(aws: FakeAws, req: ReleaseRequest, check_mode: bool = False):
     return release(aws, aws, req, check_mode, clock=FakeClock())
 
 
-# Task definition comparison -----------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize(
     ("desired", "actual", "expected"),
     [
@@ -350,9 +347,6 @@ def test_summary_masks_sensitive_environment_and_keeps_secret_references() -> No
     assert api["environment"]["NODE_ENV"] == "production"
     assert api["secrets"] == {"DATABASE_URL": "arn:aws:ssm:eu-west-2:1:parameter/db"}
     assert "s3cr3t" not in repr(summary)
-
-
-# Deployment configuration -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -450,9 +444,6 @@ def test_invalid_settings_say_what_to_change(settings: DeploymentSettings, messa
         build_deployment_configuration(settings)
 
 
-# Listener rules and the live target group ---------------------------------------------------------------
-
-
 def forward_rule(arn: str, priority: str, weights: dict[str, int]) -> dict[str, Any]:
     groups = [{"TargetGroupArn": tg, "Weight": weight} for tg, weight in weights.items()]
     return {
@@ -509,9 +500,6 @@ def test_load_balancers_match_with_blue_and_green_swapped() -> None:
     assert load_balancers_match(desired, swapped)
     swapped[0]["containerPort"] = 8080
     assert not load_balancers_match(desired, swapped)
-
-
-# The waiter -----------------------------------------------------------------------------------------------
 
 
 def test_wait_until_over_a_fake_sequence() -> None:
@@ -571,9 +559,6 @@ def test_wait_for_deployment_timeout_is_an_outcome() -> None:
     aws.deployments["d1"] = [{"status": "IN_PROGRESS", "lifecycleStage": "BAKE_TIME"}]
     outcome = wait_for_deployment(aws, "d1", WaitSettings(timeout=30, interval=10), FakeClock())
     assert outcome.timed_out and outcome.status == "IN_PROGRESS" and outcome.elapsed_s == 30
-
-
-# Releases -------------------------------------------------------------------------------------------------
 
 
 def test_first_release_creates_rules_revision_and_service_then_waits() -> None:
@@ -752,9 +737,6 @@ def test_invalid_requests_fail_before_any_call(overrides: dict[str, Any], messag
     with pytest.raises(EcsReleaseError, match=message):
         run(aws, request(**overrides))
     assert aws.calls == []
-
-
-# Rollback -------------------------------------------------------------------------------------------------
 
 
 def test_rolled_back_stops_a_baking_deployment() -> None:

@@ -68,9 +68,6 @@ def locked(message: str = "project already has running conflicting operations") 
     return 423, {"request_id": "r-1", "code": "", "message": message}
 
 
-# Retry policy ----------------------------------------------------------------------------------------
-
-
 def test_three_423s_in_a_row_then_success() -> None:
     clock = Clock()
     transport = Script(locked(), locked(), locked(), (201, {"branch": {"id": "br-x"}}))
@@ -168,9 +165,6 @@ def test_errors_never_carry_the_api_key() -> None:
     assert SECRET not in str(caught.value) and "api_key" in caught.value.message
 
 
-# Inputs ----------------------------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize(
     ("name", "problem"),
     [
@@ -210,9 +204,6 @@ def test_validation_names_the_option(request_args: dict[str, Any], option: str) 
     assert caught.value.message.startswith(option)
 
 
-# Waits -----------------------------------------------------------------------------------------------
-
-
 def test_wait_for_operations_polls_until_all_finish() -> None:
     transport = Script(
         (200, {"operation": {"id": "o1", "status": "running"}}),
@@ -237,9 +228,6 @@ def test_operations_that_never_finish_time_out() -> None:
     with pytest.raises(NeonError) as caught:
         wait_for_operations(make_client(transport), "/projects/p", [{"id": "o1"}], timeout=10, interval=2)
     assert "wait_timeout" in caught.value.message
-
-
-# Logic over a small fake Neon ------------------------------------------------------------------------
 
 
 class FakeNeon:
