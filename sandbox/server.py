@@ -44,11 +44,27 @@ def keep_ecs_tasks_running() -> None:
     state_manager.set_transition("ecs::task", ECS_TASK_TRANSITION)
 
 
+def build_iam_backends() -> None:
+    """Build the default account's IAM backends now rather than on the first request.
+
+    Every signed request looks its access key up in each partition's IAM backend, and moto builds a
+    backend (loading AWS's managed policies: about a second) on first use; a request that meets one still
+    being built fails with a 500. Building them before requests arrive closes that window.
+    """
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam.models import iam_backends
+    from moto.utilities.utils import PARTITION_NAMES
+
+    for partition in PARTITION_NAMES:
+        iam_backends[DEFAULT_ACCOUNT_ID][partition]  # noqa: B018 (building is the point)
+
+
 def reset_moto() -> None:
     from moto.moto_api._internal.models import moto_api_backend
 
     moto_api_backend.reset()
     keep_ecs_tasks_running()
+    build_iam_backends()
 
 
 def _status_line(status: int) -> str:
@@ -265,6 +281,7 @@ def serve(state: State) -> int:
         )
 
         keep_ecs_tasks_running()
+        build_iam_backends()
         postgres.wait_ready()
         info = {
             "pid": os.getpid(),
@@ -272,13 +289,14 @@ def serve(state: State) -> int:
             "postgres_pid": postgres.pid,
             "endpoints": {"aws": f"http://{HOST}:{state.port}", "postgres": postgres.dsn},
         }
+        from sandbox.aws import budgets
         from sandbox.aws.amplify import Amplify
         from sandbox.dataplane.reconciler import DataPlane
 
         dataplane = DataPlane(state.root / "tasks")
         amplify = Amplify()
         app = SandboxApp(
-            amplify.wrap(dataplane.wrap(DomainDispatcherApplication(create_backend_app))),
+            amplify.wrap(dataplane.wrap(budgets.wrap(DomainDispatcherApplication(create_backend_app)))),
             info,
             postgres=postgres,
             dataplane=dataplane,
