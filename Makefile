@@ -48,7 +48,7 @@ sanity: venv
 	tools/sanity.sh
 
 integration: venv
-	$(BIN)/python -m pytest tests/integration -q
+	$(BIN)/python -m pytest tests/integration -q -n 2 --dist loadfile
 
 molecule: venv
 	$(BIN)/molecule test --all

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from sandbox.client import SandboxClient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+WORKER_BASE_PORT = 4640
 
 
 def run_sandbox(
@@ -32,6 +34,18 @@ def run_sandbox(
 
 def sandbox_status(env: dict[str, str] | None = None) -> dict:
     return json.loads(run_sandbox("status", "--json", env=env).stdout)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist each worker gets a sandbox of its own (port and state folder), unless one was
+    chosen through SANDBOX_PORT; subprocesses (ansible-playbook, the sandbox CLI) inherit the choice."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or os.environ.get("SANDBOX_PORT"):
+        return
+    port = WORKER_BASE_PORT + int(worker.removeprefix("gw"))
+    os.environ["SANDBOX_PORT"] = str(port)
+    os.environ["SANDBOX_STATE_DIR"] = str(REPO_ROOT / ".sandbox" / "workers" / worker)
+    os.environ["SANDBOX_AWS_URL"] = f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="session")
