@@ -26,10 +26,16 @@ author:
 options:
   region:
     description:
-      - AWS region whose prices are used (C(aws_region)).
+      - AWS region whose prices are used (C(aws_region)). Required, here or in O(settings).
     type: str
-    required: true
     aliases: [aws_region]
+  settings:
+    description:
+      - Any of this module's other options, as a mapping of option name to value; values that are null are
+        left out. Lets a playbook write the mapping from inventory variables to options once, as one variable
+        (the C(release_cost_settings) of the C(macroai.deploy.release) role), and pass it whole.
+      - A value here takes the place of the option of the same name. Each is checked as that option is.
+    type: dict
   users:
     description:
       - Number of users, for RV(per_user_gbp).
@@ -433,6 +439,7 @@ assumptions:
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator  # noqa: E402
 from ansible_collections.macroai.deploy.plugins.module_utils._cost import (  # noqa: E402
     CostEstimateError,
     CostInputs,
@@ -440,7 +447,8 @@ from ansible_collections.macroai.deploy.plugins.module_utils._cost import (  # n
 )
 
 ARGUMENT_SPEC = dict(
-    region=dict(type="str", required=True, aliases=["aws_region"]),
+    region=dict(type="str", aliases=["aws_region"]),
+    settings=dict(type="dict"),
     users=dict(type="int", default=100),
     usd_to_gbp=dict(type="float", default=0.75),
     ceiling_gbp=dict(type="float"),
@@ -490,10 +498,35 @@ ARGUMENT_SPEC = dict(
 )
 
 
+# The same options without defaults or aliases, to check the values given in `settings`.
+SETTINGS_SPEC = {
+    name: {key: value for key, value in spec.items() if key not in ("default", "aliases")}
+    for name, spec in ARGUMENT_SPEC.items()
+    if name != "settings"
+}
+
+
+def merged_params(module):
+    """The module's params with the non-null values of `settings` in place of their options."""
+    given = {name: value for name, value in (module.params["settings"] or {}).items() if value is not None}
+    checked = ArgumentSpecValidator(SETTINGS_SPEC).validate(given)
+    if checked.error_messages:
+        module.fail_json(
+            msg="Invalid settings: " + "; ".join(checked.error_messages), errors=checked.error_messages
+        )
+    params = {
+        **module.params,
+        **{name: value for name, value in checked.validated_parameters.items() if value is not None},
+    }
+    if not params.get("region"):
+        module.fail_json(msg="Cannot estimate the cost: region is not set; set aws_region, e.g. eu-west-2")
+    return params
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
-        result = estimate(CostInputs.from_params(module.params))
+        result = estimate(CostInputs.from_params(merged_params(module)))
     except CostEstimateError as e:
         module.fail_json(msg="Cannot estimate the cost: " + "; ".join(e.errors), errors=e.errors)
     for warning in result.pop("warnings"):

@@ -6,6 +6,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -91,3 +95,77 @@ def json_result(completed: subprocess.CompletedProcess[str], task: int = 0, host
     """One task's result from a run with the ansible.posix.json callback."""
     report = json.loads(completed.stdout)
     return report["plays"][0]["tasks"][task]["hosts"][host]
+
+
+class LoadProbe:
+    """A bounded load generator in a thread: GETs ``url`` at ``rate`` requests a second, for at most
+    ``max_seconds`` (and at most ``rate * max_seconds`` requests), counting failures and the versions seen.
+
+    Use as a context manager around the release under test. A request fails on a transport error, a
+    timeout or a status other than 200. ``versions`` lists each change of the answering version, in order.
+    """
+
+    def __init__(
+        self, url: str, rate: float = 25.0, max_seconds: float = 120.0, timeout: float = 5.0
+    ) -> None:
+        self.url = url
+        self.rate = rate
+        self.max_seconds = max_seconds
+        self.timeout = timeout
+        self.sent = 0
+        self.failures: list[str] = []
+        self.versions: list[str] = []
+        self.started = 0.0
+        self.elapsed = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> LoadProbe:
+        self.started = time.monotonic()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="load-probe")
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.timeout + 5)
+        self.elapsed = time.monotonic() - self.started
+
+    @property
+    def achieved_rate(self) -> float:
+        return self.sent / self.elapsed if self.elapsed else 0.0
+
+    def _run(self) -> None:
+        deadline = self.started + self.max_seconds
+        interval = 1.0 / self.rate
+        next_at = self.started
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            self.sent += 1
+            try:
+                with urllib.request.urlopen(self.url, timeout=self.timeout) as response:
+                    version = json.loads(response.read()).get("version", "?")
+                if not self.versions or self.versions[-1] != version:
+                    self.versions.append(version)
+            except urllib.error.HTTPError as err:
+                self.failures.append(f"HTTP {err.code} after {time.monotonic() - self.started:.2f}s")
+            except (OSError, ValueError) as err:  # URLError, timeouts, resets, a body that is not JSON
+                self.failures.append(
+                    f"{type(err).__name__}: {err} after {time.monotonic() - self.started:.2f}s"
+                )
+            next_at += interval
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+
+def listener_url(sandbox: SandboxClient, load_balancer: str, port: int) -> str:
+    """The loopback URL of a load balancer's listener in the sandbox's data plane."""
+    for listener in sandbox.listeners():
+        if listener["load_balancer"] == load_balancer and int(listener["port"]) == port:
+            return listener["url"].rstrip("/")
+    raise LookupError(f"no sandbox listener for {load_balancer}:{port} in {sandbox.listeners()}")
+
+
+def get_version(url: str, timeout: float = 5.0) -> str:
+    """The ``version`` field of ``url``/version."""
+    with urllib.request.urlopen(f"{url}/version", timeout=timeout) as response:
+        return json.loads(response.read())["version"]
