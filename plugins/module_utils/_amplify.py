@@ -482,7 +482,7 @@ def _age_seconds(summary: Mapping[str, Any], clock: Clock) -> float:
     if not isinstance(started, datetime.datetime):
         return 0.0
     if started.tzinfo is None:
-        started = started.replace(tzinfo=datetime.UTC)
+        started = started.replace(tzinfo=datetime.timezone.utc)  # noqa: UP017 (Python 3.8 nodes)
     return max((clock.now() - started).total_seconds(), 0.0)
 
 

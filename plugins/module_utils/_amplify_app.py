@@ -172,7 +172,7 @@ def ensure_app(amplify: Any, request: AppRequest, check_mode: bool) -> AppResult
     wanted_app = request.app_settings()
     app = find_app(amplify, request.name)
     result.before["app"] = (
-        None if app is None else {k: app.get(k) for k in wanted_app} | {"tags": app.get("tags")}
+        None if app is None else {**{k: app.get(k) for k in wanted_app}, "tags": app.get("tags")}
     )
     result.after["app"] = {
         **wanted_app,

@@ -11,17 +11,24 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 
 class RetryingClient:
-    """A boto3 client whose calls all pass ``aws_retry=True``.
+    """A boto3 client whose API calls all pass ``aws_retry=True``.
 
     amazon.aws retries only the calls made with that argument; passing it on every call keeps the logic in
-    module_utils plain boto3, callable from unit tests with a fake client.
+    module_utils plain boto3, callable from unit tests with a fake client. Everything that is not an API
+    operation (``exceptions``, ``meta``, ``get_paginator``, ``get_waiter``, ...) passes through unchanged:
+    those do not take the argument.
     """
 
     def __init__(self, client: Any) -> None:
         self._client = client
 
     def __getattr__(self, name: str) -> Any:
-        return functools.partial(getattr(self._client, name), aws_retry=True)
+        if name.startswith("__") or name == "_client":  # copy and pickle look these up before __init__ ran
+            raise AttributeError(name)
+        attribute = getattr(self._client, name)
+        if name in self._client.meta.method_to_api_mapping:
+            return functools.partial(attribute, aws_retry=True)
+        return attribute
 
 
 def retrying_clients(module: Any, *services: str) -> list[RetryingClient]:

@@ -27,6 +27,14 @@ from ansible_collections.macroai.deploy.plugins.module_utils._waiter import (
     wait_until,
 )
 
+try:
+    from botocore.exceptions import ClientError
+except ImportError:  # AnsibleAWSModule reports a missing botocore; nothing can raise ClientError then
+
+    class ClientError(Exception):  # type: ignore[no-redef]
+        response: dict[str, Any] = {}
+
+
 STRATEGIES: tuple[str, ...] = ("BLUE_GREEN", "LINEAR", "CANARY", "ROLLING")
 TRAFFIC_SHIFTING: frozenset[str] = frozenset({"BLUE_GREEN", "LINEAR", "CANARY"})
 DEFAULT_BAKE_TIME_MINUTES = 5
@@ -297,7 +305,8 @@ def matches(desired: Any, actual: Any) -> bool:
             return False
         return all(
             matches(want, have)
-            for want, have in zip(_sort_named(desired), _sort_named(actual_items), strict=True)
+            # lengths checked above; zip(strict=) is Python 3.10+ and modules run on older nodes
+            for want, have in zip(_sort_named(desired), _sort_named(actual_items))  # noqa: B905
         )
     if isinstance(desired, bool) or isinstance(actual, bool):
         return desired == actual
@@ -604,7 +613,7 @@ def load_balancers_match(
     current = list(current or [])
     if len(desired) != len(current):
         return False
-    for want, have in zip(desired, current, strict=True):
+    for want, have in zip(desired, current):  # noqa: B905 (lengths checked above; strict= is 3.10+)
         want_advanced = dict(want.get("advancedConfiguration") or {})
         have_advanced = dict(have.get("advancedConfiguration") or {})
         want_pair = {want.get("targetGroupArn"), want_advanced.pop("alternateTargetGroupArn", None)}
@@ -892,6 +901,12 @@ def release(
 
     service = describe_service(ecs, svc.cluster, svc.service)
     _check_controller(service, svc)
+    # Both depend on the service as it is, and both must fail before the first write (check mode too).
+    config = build_deployment_configuration(
+        request.deployment, (service or {}).get("deploymentConfiguration")
+    )
+    if service is None:
+        network = _new_service_network(svc)
 
     production = ensure_listener_rule(elbv2, lb.production_listener_arn, lb, "production", check_mode)
     rules = {"production": production}
@@ -905,9 +920,6 @@ def release(
     target_arn, target = _resolve_task_definition(ecs, spec, previous, plan, check_mode)
     result.task_definition_arn = target_arn
 
-    config = build_deployment_configuration(
-        request.deployment, (service or {}).get("deploymentConfiguration")
-    )
     test_rule = rules["test"].arn if "test" in rules else None
     balancers = desired_load_balancers(
         lb, _container_name(request), request.deployment.strategy, production.arn, test_rule
@@ -917,7 +929,7 @@ def release(
     if service is None:
         plan.create_service = plan.deploy = True
         if not check_mode:
-            response_service = _create_service(ecs, svc, target_arn, balancers, config)
+            response_service = _create_service(ecs, svc, network, target_arn, balancers, config)
     else:
         updates = _service_updates(service, svc, target_arn, plan.register_revision, config, balancers)
         plan.update_service = sorted(updates)
@@ -1000,19 +1012,25 @@ def _resolve_task_definition(
     return registered["taskDefinitionArn"], registered
 
 
-def _create_service(
-    ecs: Any,
-    svc: ServiceSpec,
-    task_definition: str | None,
-    balancers: list[dict[str, Any]],
-    config: dict[str, Any],
-) -> dict[str, Any]:
+def _new_service_network(svc: ServiceSpec) -> dict[str, Any]:
+    """The network configuration to create the service with; an error when it has no subnets."""
     network = desired_network_configuration(svc)
     if network is None or not network["awsvpcConfiguration"].get("subnets"):
         raise EcsReleaseError(
             f"Service {svc.service} does not exist yet and network_configuration.subnets is not set: set "
             "network_configuration (subnets, security_groups, assign_public_ip) to create it"
         )
+    return network
+
+
+def _create_service(
+    ecs: Any,
+    svc: ServiceSpec,
+    network: dict[str, Any],
+    task_definition: str | None,
+    balancers: list[dict[str, Any]],
+    config: dict[str, Any],
+) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "cluster": svc.cluster,
         "serviceName": svc.service,
@@ -1164,6 +1182,7 @@ def roll_back(
             "(check cluster and service)"
         )
     _check_controller(service, svc)
+    target = _rollback_target(ecs, request.to_task_definition)
     production_rule = _production_rule_of(service)
     blue = _primary_target_group(service)
 
@@ -1200,7 +1219,7 @@ def roll_back(
             production_arn = service.get("taskDefinition")
     result.task_definition_arn = production_arn
 
-    if request.to_task_definition is None:
+    if target is None:
         if not plan.stop_deployment and status not in ROLLING_BACK_STATUSES:
             raise EcsReleaseError(
                 f"No deployment of service {svc.service} is in progress (the latest is "
@@ -1210,7 +1229,6 @@ def roll_back(
         _read_traffic(elbv2, production_rule, blue, result)
         return result
 
-    target = describe_task_definition(ecs, request.to_task_definition)
     target_arn = target["taskDefinitionArn"]
     if target_arn != production_arn:
         plan.update_service = ["taskDefinition"]
@@ -1233,6 +1251,23 @@ def roll_back(
     if result.deployment is not None and plan.deploy:
         _raise_if_failed(result, request, production_arn)
     return result
+
+
+def _rollback_target(ecs: Any, to_task_definition: str | None) -> dict[str, Any] | None:
+    """The task definition to roll back to, described before anything is stopped: a typo must stop nothing."""
+    if to_task_definition is None:
+        return None
+    try:
+        return describe_task_definition(ecs, to_task_definition)
+    except ClientError as err:
+        code = (err.response.get("Error") or {}).get("Code")
+        if code not in ("ClientException", "InvalidParameterException"):
+            raise
+        raise EcsReleaseError(
+            f"to_task_definition={to_task_definition!r} is not a task definition ECS can describe in this "
+            "region; nothing was stopped or changed. Set it to an existing revision (family:revision or its "
+            "ARN; list them with aws ecs list-task-definitions) and re-run"
+        ) from err
 
 
 def _production_rule_of(service: Mapping[str, Any]) -> str | None:

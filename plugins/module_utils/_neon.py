@@ -269,7 +269,9 @@ def parse_time(value: str, option: str) -> float:
 
 
 def rfc3339(seconds: float) -> str:
-    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime(  # noqa: UP017 (py3.8)
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ class Clock:
 
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
-    now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
+    now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.timezone.utc)  # noqa: UP017 (Python 3.8 nodes)
 
 
 SYSTEM_CLOCK = Clock()

@@ -149,7 +149,7 @@ plan:
 import contextlib  # noqa: E402
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry  # noqa: E402
+from ansible_collections.macroai.deploy.plugins.module_utils._aws import retrying_clients  # noqa: E402
 from ansible_collections.macroai.deploy.plugins.module_utils._network_plan import (  # noqa: E402
     NetworkInputs,
     NetworkPlanError,
@@ -199,7 +199,7 @@ def main():
     if errors:
         module.fail_json(msg="Invalid settings: " + "; ".join(errors), errors=errors)
 
-    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
+    (client,) = retrying_clients(module, "ec2")
     try:
         zones = available_zones(client)
     except (BotoCoreError, ClientError) as e:

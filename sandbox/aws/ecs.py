@@ -1091,9 +1091,20 @@ class ECSOverlay:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
-        if operation not in OWNED:
+        if not target.startswith(TARGET_PREFIX):
             return self.aws_app(environ, start_response)
+        # The reconciler changes moto's ECS model (tasks, deployments) under the engine's lock, so every ECS
+        # request reads it under that lock too: moto iterating a dict the reconciler resizes answers 500.
+        # No deadlock: the reconciler never waits on a request thread, and ECS requests take the ELBv2
+        # registry's lock only inside this one, in the reconciler's order.
+        with self.engine.lock:
+            return self.dispatch(environ, start_response, target[len(TARGET_PREFIX) :])
+
+    def dispatch(
+        self, environ: dict[str, Any], start_response: Callable[..., Any], operation: str
+    ) -> Iterable[bytes]:
+        if operation not in OWNED:
+            return self.passthrough(environ, start_response)
         stream = environ["wsgi.input"]
         body = stream.read()
         environ["wsgi.input"] = BytesIO(body)
@@ -1117,6 +1128,16 @@ class ECSOverlay:
         return [data]
 
     # -- helpers ---------------------------------------------------------------------------------
+    def passthrough(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        """moto's answer, read in full here, so that it is built under the caller's lock."""
+        chunks = self.aws_app(environ, start_response)
+        try:
+            return [b"".join(chunks)]
+        finally:
+            close = getattr(chunks, "close", None)
+            if close:
+                close()
+
     def moto(self, environ: dict[str, Any], operation: str, params: dict[str, Any]) -> tuple[int, Any]:
         body = json.dumps(params).encode()
         env = dict(environ)
@@ -1151,10 +1172,12 @@ class ECSOverlay:
         return services[0]
 
     def record(self, environ: dict[str, Any], cluster: str | None, service: str) -> ServiceRecord | None:
+        from moto.ecs.exceptions import ClusterNotFoundException, ServiceNotFoundException
+
         account, region = _account_region(environ)
         try:
             moto_service = Deployments.backend(account, region)._get_service(cluster or "default", service)
-        except Exception:
+        except (ClusterNotFoundException, ServiceNotFoundException):
             return None
         return self.engine.services.get(moto_service.arn)
 
@@ -1172,6 +1195,8 @@ class ECSOverlay:
                 params.get("cluster") or "default", params["serviceName"]
             )
             service.health_check_grace_period_seconds = params.get("healthCheckGracePeriodSeconds")
+            # moto drops the strategy; DescribeServices must echo it, or every later run sees a difference.
+            service.capacity_provider_strategy = params.get("capacityProviderStrategy") or []
             self.engine.adopt(account, region, service, config)
         return 200, {"service": self.describe_one(environ, params.get("cluster"), params["serviceName"])}
 

@@ -12,7 +12,6 @@ registered here use the key ``"ip:port"`` in ``FakeTargetGroup.targets``.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import threading
 import time
@@ -303,24 +302,26 @@ def weights(rule: Any) -> dict[str, int]:
 
 
 def set_weights(rule: Any, new: dict[str, int]) -> None:
-    """Write weights into the rule's forward action in moto's model (DescribeRules shows them)."""
-    action = forward_action(rule)
-    if action is None:
+    """Write weights into the rule's forward action in moto's model (DescribeRules shows them).
+
+    Proxy threads and DescribeRules read the action while this runs: the new action is built aside and
+    swapped in with one list-item assignment, so a reader sees the old weights or the new, never a mix.
+    """
+    from moto.elbv2.models import FakeAction
+
+    index = next((i for i, action in enumerate(rule.actions) if action.type == "forward"), None)
+    if index is None:
         return
-    config = action.data.get("ForwardConfig")
-    if config is None:
-        config = {"TargetGroups": [], "TargetGroupStickinessConfig": {"Enabled": False}}
-        action.data["ForwardConfig"] = config
-        action.ForwardConfig = config
-    groups = config.setdefault("TargetGroups", [])
+    data = dict(rule.actions[index].data)
+    config = dict(data.get("ForwardConfig") or {"TargetGroupStickinessConfig": {"Enabled": False}})
+    groups = [dict(group) for group in config.get("TargetGroups") or []]
     present = {group["TargetGroupArn"] for group in groups}
-    for arn in new:
-        if arn not in present:
-            groups.append({"TargetGroupArn": arn, "Weight": 0})
+    groups += [{"TargetGroupArn": arn, "Weight": 0} for arn in new if arn not in present]
     for group in groups:
         if group["TargetGroupArn"] in new:
             group["Weight"] = int(new[group["TargetGroupArn"]])
+    config["TargetGroups"] = groups
+    data["ForwardConfig"] = config
     if len(groups) > 1:
-        with contextlib.suppress(KeyError, AttributeError):
-            action.data.pop("TargetGroupArn")
-            delattr(action, "TargetGroupArn")
+        data.pop("TargetGroupArn", None)
+    rule.actions[index] = FakeAction(data)

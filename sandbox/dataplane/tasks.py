@@ -55,6 +55,7 @@ def resolve_secret(account: str, region: str, value_from: str) -> str:
             except (ValueError, KeyError, TypeError) as err:
                 raise SecretError(f"secret {secret_id} has no JSON key {json_key}") from err
         return text
+    from moto.ssm.exceptions import SSMException
     from moto.ssm.models import ssm_backends
 
     ssm_region = region
@@ -63,7 +64,7 @@ def resolve_secret(account: str, region: str, value_from: str) -> str:
     backend = ssm_backends[account][ssm_region]
     try:
         parameter = backend.get_parameter(value_from)
-    except Exception as err:
+    except SSMException as err:
         raise SecretError(f"unable to retrieve secret from ssm: {value_from}: {err}") from err
     if parameter is None:
         raise SecretError(f"unable to retrieve secret from ssm: parameter {value_from} not found")

@@ -2,9 +2,8 @@
 
 The tests run in file order and share one set of prerequisites (VPC, ALB with a production and a test
 listener, blue and green target groups, cluster), made with boto3 under a unique name prefix and deleted
-at the end. Tests marked ``needs_deployments`` need the sandbox's ECS overlay (service deployments that
-progress, real local tasks, listener proxies) and are skipped on a bare moto sandbox, where
-ListServiceDeployments does not exist and deployments stay IN_PROGRESS forever.
+at the end. They rely on the sandbox's ECS overlay (service deployments that progress, real local tasks,
+listener proxies): a sandbox without it fails them rather than skipping them.
 """
 
 from __future__ import annotations
@@ -132,21 +131,6 @@ def cleanup(ecs, elbv2, ec2, iam, cluster, service, lb, listeners, groups, sg, s
             step()
 
 
-@pytest.fixture(scope="module")
-def has_deployments(sandbox: SandboxClient) -> bool:
-    try:
-        aws_client(sandbox, "ecs").list_service_deployments(cluster="none", service="none")
-    except ClientError as err:
-        return err.response["Error"]["Code"] in ("ServiceNotFoundException", "ClusterNotFoundException")
-    return True
-
-
-@pytest.fixture
-def needs_deployments(has_deployments: bool) -> None:
-    if not has_deployments:
-        pytest.skip("the sandbox has no ECS deployment overlay (ListServiceDeployments)")
-
-
 def release_args(infra: dict[str, Any], version: str, **overrides: Any) -> dict[str, Any]:
     environment = [{"name": "NODE_ENV", "value": "production"}]
     environment += overrides.pop("extra_environment", [])
@@ -237,9 +221,9 @@ def production_version(sandbox: SandboxClient, infra: dict[str, Any]) -> str:
 
 
 def test_release_v1_creates_the_service(
-    sandbox: SandboxClient, infra: dict[str, Any], has_deployments: bool, tmp_path: Path
+    sandbox: SandboxClient, infra: dict[str, Any], tmp_path: Path
 ) -> None:
-    result = play(sandbox, tmp_path, release_args(infra, "v1", wait=has_deployments))
+    result = play(sandbox, tmp_path, release_args(infra, "v1"))
     assert not result.get("failed"), result.get("msg")
     assert result["changed"] is True
     assert result["plan"]["create_service"] and result["plan"]["register_revision"]
@@ -250,23 +234,17 @@ def test_release_v1_creates_the_service(
         g["TargetGroupArn"]: g["Weight"] for g in rules[0]["Actions"][0]["ForwardConfig"]["TargetGroups"]
     }
     assert set(weights) == {infra["blue"], infra["green"]}
-    if has_deployments:
-        assert result["deployment"]["status"] == "SUCCESSFUL", result["deployment"]
-        assert result["steps"] and result["timings"]
-        assert production_version(sandbox, infra) == "v1"
+    assert result["deployment"]["status"] == "SUCCESSFUL", result["deployment"]
+    assert result["steps"] and result["timings"]
+    assert production_version(sandbox, infra) == "v1"
 
 
 def test_same_release_again_is_unchanged(
-    sandbox: SandboxClient, infra: dict[str, Any], has_deployments: bool, tmp_path: Path
+    sandbox: SandboxClient, infra: dict[str, Any], tmp_path: Path
 ) -> None:
-    args = release_args(infra, "v1", wait=has_deployments)
-    again = play(sandbox, tmp_path, args)
+    again = play(sandbox, tmp_path, release_args(infra, "v1"))
     assert not again.get("failed"), again.get("msg")
     assert again["plan"]["register_revision"] is False and again["plan"]["deploy"] is False
-    if not has_deployments:
-        # Bare moto drops deploymentConfiguration on CreateService: the second run puts it back.
-        assert again["plan"]["update_service"] in ([], ["deploymentConfiguration"])
-        again = play(sandbox, tmp_path, args)
     assert again["changed"] is False, again["plan"]
     assert len(revisions(infra)) == 1
 
@@ -291,9 +269,7 @@ def test_check_mode_predicts_v2_and_writes_nothing(
     assert diff["after"]["task_definition"]["containers"]["api"]["environment"]["API_TOKEN"] == "********"
 
 
-def test_release_v2_goes_live(
-    sandbox: SandboxClient, infra: dict[str, Any], needs_deployments: None, tmp_path: Path
-) -> None:
+def test_release_v2_goes_live(sandbox: SandboxClient, infra: dict[str, Any], tmp_path: Path) -> None:
     result = play(sandbox, tmp_path, release_args(infra, "v2"))
     assert not result.get("failed"), result.get("msg")
     assert result["changed"] is True
@@ -306,7 +282,7 @@ def test_release_v2_goes_live(
 
 
 def test_unhealthy_v3_rolls_back_with_the_reason(
-    sandbox: SandboxClient, infra: dict[str, Any], needs_deployments: None, tmp_path: Path
+    sandbox: SandboxClient, infra: dict[str, Any], tmp_path: Path
 ) -> None:
     args = release_args(
         infra, "v3", extra_environment=[{"name": "APP_HEALTH", "value": "fail"}], wait_timeout=180
@@ -328,9 +304,7 @@ def test_unhealthy_v3_rolls_back_with_the_reason(
     assert again["changed"] is False
 
 
-def test_rolled_back_during_bake(
-    sandbox: SandboxClient, infra: dict[str, Any], needs_deployments: None, tmp_path: Path
-) -> None:
+def test_rolled_back_during_bake(sandbox: SandboxClient, infra: dict[str, Any], tmp_path: Path) -> None:
     started = play(sandbox, tmp_path, release_args(infra, "v4", bake_time_minutes=30, wait=False))
     assert not started.get("failed"), started.get("msg")
     arn = started["deployment"]["arn"]
@@ -365,7 +339,7 @@ def test_rolled_back_during_bake(
 
 
 def test_rolled_back_to_a_named_revision(
-    sandbox: SandboxClient, infra: dict[str, Any], needs_deployments: None, tmp_path: Path
+    sandbox: SandboxClient, infra: dict[str, Any], tmp_path: Path
 ) -> None:
     rollback = {
         "cluster": infra["cluster"],

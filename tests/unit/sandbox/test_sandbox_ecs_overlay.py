@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from io import BytesIO
+from typing import Any
+
 import pytest
 
-from sandbox.aws.ecs import ApiError, merge_config, validate
+from sandbox.aws.ecs import ApiError, Deployments, ECSOverlay, merge_config, validate
 
 LB = [{"targetGroupArn": "blue", "containerName": "app", "containerPort": 3000}]
 ADVANCED = {"alternateTargetGroupArn": "green", "productionListenerRule": "rule", "roleArn": "role"}
@@ -40,3 +43,27 @@ def test_invalid_configurations(config: dict) -> None:
     with pytest.raises(ApiError) as err:
         validate(merge_config(None, config), [])
     assert err.value.code == "InvalidParameterException"
+
+
+@pytest.mark.parametrize(
+    ("target", "locked"),
+    [
+        ("AmazonEC2ContainerServiceV20141113.DescribeTasks", True),
+        ("AmazonEC2ContainerServiceV20141113.DescribeServices", True),
+        ("AmazonEC2.DescribeSubnets", False),
+        ("", False),
+    ],
+)
+def test_ecs_requests_reach_moto_under_the_engines_lock(target: str, locked: bool) -> None:
+    """The reconciler changes moto's ECS model under that lock: ECS reads must not race it."""
+    engine = Deployments()
+    seen = []
+
+    def moto_app(environ: dict, start_response: Any) -> list[bytes]:
+        seen.append(engine.lock._is_owned())  # type: ignore[attr-defined]
+        start_response("200 OK", [])
+        return [b"{}"]
+
+    environ = {"HTTP_X_AMZ_TARGET": target, "wsgi.input": BytesIO(b"{}")}
+    assert b"".join(ECSOverlay(moto_app, engine)(environ, lambda *args: None)) == b"{}"
+    assert seen == [locked]

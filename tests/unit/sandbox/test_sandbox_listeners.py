@@ -94,6 +94,18 @@ def test_weights_read_write_and_pick() -> None:
     assert weights(single) == {"blue": 100, "green": 0}
 
 
+def test_set_weights_swaps_in_a_new_action_and_leaves_the_old_one_whole() -> None:
+    """Proxy threads holding the old action keep reading consistent weights while the rule changes."""
+    r = rule(1, [], [{"Type": "forward", "TargetGroupArn": "blue"}])
+    old = r.actions[0]
+    before = json_copy(old.data)
+    set_weights(r, {"blue": 90, "green": 10})
+    assert r.actions[0] is not old
+    assert old.data == before and old.TargetGroupArn == "blue"
+    assert weights(r) == {"blue": 90, "green": 10}
+    assert "TargetGroupArn" not in r.actions[0].data
+
+
 def json_copy(data: dict[str, Any]) -> dict[str, Any]:
     import json
 

@@ -31,6 +31,7 @@ from ansible_collections.macroai.deploy.plugins.module_utils._ecs import (
     wait_for_deployment,
 )
 from ansible_collections.macroai.deploy.plugins.module_utils._waiter import WaitTimeout, wait_until
+from botocore.exceptions import ClientError
 
 ACCOUNT = "arn:aws:ecs:eu-west-2:123456789012"
 BLUE = "arn:aws:elasticloadbalancing:eu-west-2:123456789012:targetgroup/blue/1"
@@ -87,7 +88,7 @@ def request(image: str = "app:1", **overrides: Any) -> ReleaseRequest:
 class FakeClock(Clock):
     def __init__(self) -> None:
         self.t = 0.0
-        start = datetime.datetime(2026, 5, 1, tzinfo=datetime.UTC)
+        start = datetime.datetime(2026, 5, 1, tzinfo=datetime.timezone.utc)  # noqa: UP017 (as the modules)
         super().__init__(
             monotonic=lambda: self.t,
             sleep=self._sleep,
@@ -159,7 +160,10 @@ class FakeAws:
         for arn, td in self.task_definitions.items():
             if taskDefinition in (arn, f"{td['family']}:{td['revision']}"):
                 return {"taskDefinition": copy.deepcopy(td)}
-        raise KeyError(taskDefinition)
+        raise ClientError(
+            {"Error": {"Code": "ClientException", "Message": "Unable to describe task definition."}},
+            "DescribeTaskDefinition",
+        )
 
     def list_task_definitions(self, familyPrefix: str, **kwargs: Any) -> dict[str, Any]:
         arns = [arn for arn, td in self.task_definitions.items() if td["family"].startswith(familyPrefix)]
@@ -737,6 +741,36 @@ def test_invalid_requests_fail_before_any_call(overrides: dict[str, Any], messag
     with pytest.raises(EcsReleaseError, match=message):
         run(aws, request(**overrides))
     assert aws.calls == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"deployment": DeploymentSettings(strategy="LINEAR")}, "needs linear_step_percent"),
+        ({"deployment": DeploymentSettings(strategy="CANARY")}, "needs canary_percent"),
+        ({"service": ServiceSpec(cluster="c", service="api")}, "network_configuration.subnets is not set"),
+    ],
+)
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_inputs_that_depend_on_the_service_fail_before_any_write(
+    overrides: dict[str, Any], message: str, check_mode: bool
+) -> None:
+    aws = FakeAws()
+    with pytest.raises(EcsReleaseError, match=message):
+        run(aws, request(**overrides), check_mode=check_mode)
+    assert aws.calls == []  # describe_services, the only call made, is not recorded
+
+
+def test_rolled_back_to_an_unknown_revision_stops_nothing() -> None:
+    aws = FakeAws()
+    run(aws, request("app:1"))
+    aws.script = [("BAKE_TIME", "IN_PROGRESS")]
+    run(aws, request("app:2", wait=WaitSettings(wait=False)))
+    aws.calls.clear()
+    rb = ReleaseRequest(service=ServiceSpec(cluster="c", service="api"), to_task_definition="api:99")
+    with pytest.raises(EcsReleaseError, match="to_task_definition='api:99'.*nothing was stopped"):
+        roll_back(aws, aws, rb, check_mode=False, clock=FakeClock())
+    assert aws.writes() == []
 
 
 def test_rolled_back_stops_a_baking_deployment() -> None:
