@@ -213,6 +213,8 @@ class Plan:
     update_service: list[str] = field(default_factory=list)
     deploy: bool = False
     stop_deployment: bool = False
+    # Tag changes: resource (cluster, service, task_definition) -> {"add": {key: value}, "remove": [key]}.
+    tags: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -222,6 +224,7 @@ class Plan:
             or self.create_service
             or self.update_service
             or self.stop_deployment
+            or self.tags
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -232,6 +235,7 @@ class Plan:
             "update_service": list(self.update_service),
             "deploy": self.deploy,
             "stop_deployment": self.stop_deployment,
+            "tags": copy.deepcopy(self.tags),
         }
 
 
@@ -246,6 +250,7 @@ class ReleaseResult:
     listener_rules: dict[str, str | None] = field(default_factory=dict)
     before: dict[str, Any] = field(default_factory=dict)
     after: dict[str, Any] = field(default_factory=dict)
+    cluster_tags: tuple[dict[str, str], dict[str, str]] | None = None  # (before, after), for --diff
 
     @property
     def changed(self) -> bool:
@@ -361,6 +366,65 @@ def summarise_task_definition(
 
 def _as_str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def normalise_tags(tags: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """Tags as ECS stores them (string values; null becomes empty); None stays None (leave tags alone)."""
+    if tags is None:
+        return None
+    return {str(key): "" if value is None else str(value) for key, value in tags.items()}
+
+
+def ecs_tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"key": key, "value": value} for key, value in sorted(tags.items())]
+
+
+def tag_changes(
+    current: Mapping[str, str], desired: Mapping[str, str] | None, purge: bool
+) -> tuple[dict[str, str], list[str]]:
+    """The tags to set and the keys to remove so ``current`` becomes ``desired``.
+
+    ``desired`` None means tags are not managed: no change. AWS's own ``aws:`` tags are never removed.
+    """
+    if desired is None:
+        return {}, []
+    add = {key: value for key, value in desired.items() if current.get(key) != value}
+    remove = sorted(key for key in current if purge and key not in desired and not key.startswith("aws:"))
+    return add, remove
+
+
+def cluster_arn(ecs: Any, cluster: str) -> str | None:
+    """The ACTIVE cluster's ARN, or None when there is none of that name."""
+    found = ecs.describe_clusters(clusters=[cluster]).get("clusters") or []
+    return next((c["clusterArn"] for c in found if c.get("status", "ACTIVE") == "ACTIVE"), None)
+
+
+def resource_tags(ecs: Any, arn: str) -> dict[str, str]:
+    tags = ecs.list_tags_for_resource(resourceArn=arn).get("tags") or []
+    return {tag["key"]: tag.get("value", "") for tag in tags}
+
+
+def sync_tags(
+    ecs: Any,
+    arn: str,
+    desired: Mapping[str, str] | None,
+    purge: bool,
+    check_mode: bool,
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Make ``arn``'s tags ``desired`` with the fewest calls; (tags before, change made or to make, or {})."""
+    before = resource_tags(ecs, arn)
+    add, remove = tag_changes(before, desired, purge)
+    if not check_mode:
+        if remove:
+            ecs.untag_resource(resourceArn=arn, tagKeys=remove)
+        if add:
+            ecs.tag_resource(resourceArn=arn, tags=ecs_tag_list(add))
+    change: dict[str, Any] = {}
+    if add:
+        change["add"] = add
+    if remove:
+        change["remove"] = remove
+    return before, change
 
 
 def validate_deployment_settings(settings: DeploymentSettings) -> None:
@@ -831,6 +895,11 @@ class ReleaseRequest:
     load_balancing: LoadBalancing | None = None
     sensitive_environment: Sequence[str] = ()
     wait: WaitSettings = WaitSettings()
+    # Tags of the service and of the task definition revisions registered; None leaves tags alone.
+    tags: Mapping[str, Any] | None = None
+    purge_tags: bool = True
+    # Tags of the cluster (which this module never creates); None leaves them alone.
+    cluster_tags: Mapping[str, Any] | None = None
 
 
 def _container_name(request: ReleaseRequest) -> str:
@@ -907,6 +976,10 @@ def release(
     )
     if service is None:
         network = _new_service_network(svc)
+    # Before the first other write: a missing cluster stops the run here.
+    cluster_tags = normalise_tags(request.cluster_tags)
+    if cluster_tags is not None:
+        _sync_cluster_tags(ecs, svc.cluster, cluster_tags, request.purge_tags, plan, result, check_mode)
 
     production = ensure_listener_rule(elbv2, lb.production_listener_arn, lb, "production", check_mode)
     rules = {"production": production}
@@ -915,9 +988,12 @@ def release(
     plan.create_listener_rules = [role for role, rule in rules.items() if rule.created]
     result.listener_rules = {role: rule.arn for role, rule in rules.items()}
 
+    tags = normalise_tags(request.tags)
     previous_arn = service.get("taskDefinition") if service else None
     previous = describe_task_definition(ecs, previous_arn) if previous_arn else None
-    target_arn, target = _resolve_task_definition(ecs, spec, previous, plan, check_mode)
+    target_arn, target = _resolve_task_definition(
+        ecs, spec, previous, plan, check_mode, tags, request.purge_tags
+    )
     result.task_definition_arn = target_arn
 
     test_rule = rules["test"].arn if "test" in rules else None
@@ -926,11 +1002,16 @@ def release(
     )
     before_deployment = (service or {}).get("currentServiceDeployment")
     response_service: dict[str, Any] | None = None
+    tags_before: dict[str, str] = {}
     if service is None:
         plan.create_service = plan.deploy = True
         if not check_mode:
-            response_service = _create_service(ecs, svc, network, target_arn, balancers, config)
+            response_service = _create_service(ecs, svc, network, target_arn, balancers, config, tags)
     else:
+        if tags is not None:
+            tags_before, change = sync_tags(ecs, service["serviceArn"], tags, request.purge_tags, check_mode)
+            if change:
+                plan.tags["service"] = change
         updates = _service_updates(service, svc, target_arn, plan.register_revision, config, balancers)
         plan.update_service = sorted(updates)
         plan.deploy = bool(DEPLOYING_FIELDS & set(updates))
@@ -953,8 +1034,16 @@ def release(
         if svc.desired_count is not None
         else result.before["desired_count"] or 1,
     }
+    if tags is not None:
+        result.before["tags"] = dict(sorted(tags_before.items()))
+        add, remove = tag_changes(tags_before, tags, request.purge_tags)
+        after_tags = {k: v for k, v in tags_before.items() if k not in remove}
+        after_tags.update(add)
+        result.after["tags"] = dict(sorted(after_tags.items()))
     if not service:
         result.before = {}
+    if result.cluster_tags is not None:
+        result.before["cluster_tags"], result.after["cluster_tags"] = result.cluster_tags
 
     if plan.deploy:
         result.previous_task_definition_arn = previous_arn
@@ -984,6 +1073,33 @@ def release(
     return result
 
 
+def _sync_cluster_tags(
+    ecs: Any,
+    cluster: str,
+    tags: Mapping[str, str],
+    purge: bool,
+    plan: Plan,
+    result: ReleaseResult,
+    check_mode: bool,
+) -> None:
+    arn = cluster_arn(ecs, cluster)
+    if arn is None:
+        if not check_mode:
+            raise EcsReleaseError(
+                f"Cluster {cluster} does not exist, so cluster_tags cannot be set: create the cluster first "
+                "(community.aws.ecs_cluster), then re-run"
+            )
+        before: dict[str, str] = {}  # check mode before the cluster is created: all of them are to be set
+        change: dict[str, Any] = {"add": dict(tags)} if tags else {}
+    else:
+        before, change = sync_tags(ecs, arn, tags, purge, check_mode)
+    if change:
+        plan.tags["cluster"] = change
+    after = {k: v for k, v in before.items() if k not in change.get("remove", [])}
+    after.update(change.get("add", {}))
+    result.cluster_tags = (dict(sorted(before.items())), dict(sorted(after.items())))
+
+
 def _check_controller(service: Mapping[str, Any] | None, svc: ServiceSpec) -> None:
     controller = ((service or {}).get("deploymentController") or {}).get("type", "ECS")
     if controller != "ECS":
@@ -995,20 +1111,40 @@ def _check_controller(service: Mapping[str, Any] | None, svc: ServiceSpec) -> No
 
 
 def _resolve_task_definition(
-    ecs: Any, spec: TaskDefinitionSpec, previous: Mapping[str, Any] | None, plan: Plan, check_mode: bool
+    ecs: Any,
+    spec: TaskDefinitionSpec,
+    previous: Mapping[str, Any] | None,
+    plan: Plan,
+    check_mode: bool,
+    tags: Mapping[str, str] | None = None,
+    purge_tags: bool = True,
 ) -> tuple[str | None, dict[str, Any] | None]:
-    """The revision to release: the running one or the family's newest when either matches, else a new one."""
+    """The revision to release: the running one or the family's newest when either matches, else a new one.
+
+    Tags are not part of the match: a tag-only change retags the matching revision, never registers one.
+    """
+    found: tuple[str, dict[str, Any]] | None = None
     if previous is not None and task_definition_matches(spec, previous):
-        return previous["taskDefinitionArn"], dict(previous)
-    latest_arn = latest_revision(ecs, spec.family)
-    if latest_arn and (previous is None or latest_arn != previous.get("taskDefinitionArn")):
-        latest = describe_task_definition(ecs, latest_arn)
-        if task_definition_matches(spec, latest):
-            return latest_arn, latest
+        found = previous["taskDefinitionArn"], dict(previous)
+    else:
+        latest_arn = latest_revision(ecs, spec.family)
+        if latest_arn and (previous is None or latest_arn != previous.get("taskDefinitionArn")):
+            latest = describe_task_definition(ecs, latest_arn)
+            if task_definition_matches(spec, latest):
+                found = latest_arn, latest
+    if found is not None:
+        if tags is not None:
+            change = sync_tags(ecs, found[0], tags, purge_tags, check_mode)[1]
+            if change:
+                plan.tags["task_definition"] = change
+        return found
     plan.register_revision = True
+    kwargs = spec.register_kwargs()
     if check_mode:
-        return None, {"family": spec.family, **spec.register_kwargs()}
-    registered = ecs.register_task_definition(**spec.register_kwargs())["taskDefinition"]
+        return None, {"family": spec.family, **kwargs}
+    if tags:
+        kwargs["tags"] = ecs_tag_list(tags)
+    registered = ecs.register_task_definition(**kwargs)["taskDefinition"]
     return registered["taskDefinitionArn"], registered
 
 
@@ -1030,6 +1166,7 @@ def _create_service(
     task_definition: str | None,
     balancers: list[dict[str, Any]],
     config: dict[str, Any],
+    tags: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "cluster": svc.cluster,
@@ -1048,6 +1185,10 @@ def _create_service(
         kwargs["launchType"] = svc.launch_type or "FARGATE"
     if svc.health_check_grace_period_seconds is not None:
         kwargs["healthCheckGracePeriodSeconds"] = svc.health_check_grace_period_seconds
+    if tags:
+        # Tasks carry the service's tags too, so their cost is allocated like the service's.
+        kwargs["tags"] = ecs_tag_list(tags)
+        kwargs["propagateTags"] = "SERVICE"
     return ecs.create_service(**kwargs)["service"]
 
 

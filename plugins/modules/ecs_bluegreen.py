@@ -252,6 +252,31 @@ options:
         hooks.
     type: list
     elements: dict
+  tags:
+    description:
+      - Tags of the service and of the task definition revisions this module registers, for example the
+        cost allocation tags C(Project), C(Environment), C(Scale), C(Component) and C(ManagedBy).
+      - A new service is created with them (and C(propagateTags=SERVICE), so its tasks carry them too); an
+        existing service's tags are compared (C(ListTagsForResource)) and only the difference is written
+        (C(TagResource), C(UntagResource)).
+      - Tags are not part of the task definition comparison. A tag-only change registers no revision and
+        starts no deployment; the revision released is retagged instead.
+      - Unset (null) leaves every tag as it is. With O(state=rolled_back) tags are not used.
+    type: dict
+  cluster_tags:
+    description:
+      - Tags of the cluster O(cluster), which must exist (this module never creates it). Compared with
+        C(ListTagsForResource); only the difference is written. Unset (null) leaves the cluster's tags as they
+        are. With O(state=rolled_back) they are not used.
+      - For clusters made with M(community.aws.ecs_cluster), which takes no tags.
+    type: dict
+  purge_tags:
+    description:
+      - Whether tags not in O(tags) are removed from the service and the revision released, and tags not in
+        O(cluster_tags) from the cluster. Tags whose key starts with C(aws:) are never removed.
+      - Has no effect on what O(tags) or O(cluster_tags) leave unset.
+    type: bool
+    default: true
   wait:
     description:
       - Whether to wait until the deployment ends. Without waiting, the deployment's status when it started is
@@ -278,7 +303,8 @@ notes:
     revision would be registered, the service created or updated, a deployment started or stopped, and
     listener rules created.
   - Supports C(--diff), showing the task definition (images, environment, CPU, memory, secrets by
-    reference) and the deployment configuration before and after.
+    reference), the deployment configuration and, when O(tags) or O(cluster_tags) is set, the service's or
+    the cluster's tags before and after.
   - "Idempotent: the same input again changes nothing and reports C(changed=false)."
   - The service's load balancer entry is compared with blue and green in either order, since ECS swaps them as
     it releases.
@@ -321,6 +347,12 @@ EXAMPLES = r"""
     infrastructure_role_arn: "{{ ecs_infrastructure_role_arn }}"
     bake_time_minutes: 5
     alarms: [macroai-production-api-5xx]
+    tags:
+      Project: macroai
+      Environment: production
+      Scale: startup
+      Component: compute
+      ManagedBy: macroai.deploy
   register: release
 
 - name: Move production traffic in 25% steps, two minutes apart
@@ -377,6 +409,12 @@ plan:
       description: Whether a deployment in progress was stopped with rollback.
       type: bool
       sample: false
+    tags:
+      description:
+        - Tag changes by resource, V(cluster), V(service) and V(task_definition) (a revision reused as it is),
+          each with C(add), the tags set, and C(remove), the keys removed. Empty when no tag changed.
+      type: dict
+      sample: {service: {add: {Component: compute}, remove: [Owner]}}
   sample:
     create_listener_rules: []
     register_revision: true
@@ -384,6 +422,7 @@ plan:
     update_service: [taskDefinition]
     deploy: true
     stop_deployment: false
+    tags: {}
 task_definition_arn:
   description:
     - The task definition released (or, after a rollback, the one production runs). Null in check mode when a
@@ -539,6 +578,9 @@ def build_request(params):
         load_balancing=load_balancing,
         sensitive_environment=params["sensitive_environment"],
         wait=WaitSettings(params["wait"], params["wait_timeout"], params["poll_interval"]),
+        tags=params["tags"],
+        purge_tags=params["purge_tags"],
+        cluster_tags=params["cluster_tags"],
     )
 
 
@@ -612,6 +654,9 @@ def main():
         canary_bake_minutes=dict(type="int"),
         alarms=dict(type="list", elements="str"),
         lifecycle_hooks=dict(type="list", elements="dict"),
+        tags=dict(type="dict"),
+        cluster_tags=dict(type="dict"),
+        purge_tags=dict(type="bool", default=True),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=900),
         poll_interval=dict(type="int", default=10),

@@ -7,6 +7,7 @@ One hobby deployment for the module (under a unique environment name) serves the
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import uuid
@@ -79,6 +80,15 @@ def test_budget_check_then_create_then_rerun_unchanged(sandbox: SandboxClient):
     budgets.delete_budget(AccountId=account, BudgetName=f"{PREFIX}-monthly")
 
 
+def task_status(output: str, task_name: str) -> str:
+    """The first host status (ok, changed, skipping, failed...) printed under the task named ``task_name``."""
+    header = re.search(rf"^TASK \[[^\]]*{re.escape(task_name)}[^\n]*$", output, re.MULTILINE)
+    assert header, f"task {task_name!r} not in the output"
+    status = re.search(r"^(\w+): \[", output[header.end() :], re.MULTILINE)
+    assert status, f"no status under task {task_name!r}"
+    return status.group(1)
+
+
 def test_tag_audit_names_the_planted_subnet_and_only_it(sandbox: SandboxClient, hobby):
     ec2 = aws_client(sandbox, "ec2")
     vpc = ec2.describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": [ENVIRONMENT]}])["Vpcs"][0]
@@ -90,8 +100,21 @@ def test_tag_audit_names_the_planted_subnet_and_only_it(sandbox: SandboxClient, 
     finally:
         ec2.delete_subnet(SubnetId=planted)
     assert result["by_type"]["ec2:subnet"] >= 5  # the deployment's four plus the planted one
-    ec2_findings = [u for u in result["untagged"] if u["type"].startswith("ec2:")]
-    assert ec2_findings == [
+    # Every type the audit checks took part: an untagged cluster, service, load balancer, target group or
+    # log group of the release would be a finding below.
+    for kind in (
+        "ec2:vpc",
+        "ec2:security-group",
+        "ecs:cluster",
+        "ecs:service",
+        "elasticloadbalancing:loadbalancer",
+        "elasticloadbalancing:targetgroup",
+        "logs:log-group",
+    ):
+        # startswith: the audit types a log group found through the Tagging API "logs:log-group:".
+        assert any(key.startswith(kind) for key in result["by_type"]), (kind, result["by_type"])
+    # Across all of them, the planted subnet is the only resource without the tags.
+    assert result["untagged"] == [
         {
             "resource_id": planted,
             "arn": None,
@@ -197,3 +220,5 @@ def test_preflight_accepts_it_with_accept_cost(sandbox: SandboxClient, hobby):
     output = " ".join((accepted.stdout + accepted.stderr).split())
     assert accepted.returncode == 0, output[-3000:]
     assert "GBP 27.36 a month (USD 36.48, before VAT), over the ceiling of GBP 1.00: accepted" in output
+    # The cluster, service and revision were tagged by the first deployment: nothing to tag or release again.
+    assert task_status(accepted.stdout, "Release the image with ECS's native deployment strategy") == "ok"

@@ -358,3 +358,37 @@ def test_rolled_back_to_a_named_revision(
     assert production_version(sandbox, infra) == "v1"
     again = play(sandbox, tmp_path, rollback)
     assert again["changed"] is False, again.get("msg")
+
+
+def test_tag_only_change_tags_without_a_revision_or_deployment(
+    sandbox: SandboxClient, infra: dict[str, Any], tmp_path: Path
+) -> None:
+    tags = {"Project": PREFIX, "Environment": "test", "Scale": "hobby", "Component": "compute"}
+    count = len(revisions(infra))
+    args = release_args(infra, "v1", tags=tags, cluster_tags=tags)  # production runs v1 (revision 1)
+    since = time.time()
+    predicted = play(sandbox, tmp_path, args, "--check", "--diff")
+    assert not predicted.get("failed"), predicted.get("msg")
+    assert predicted["changed"] is True and sandbox.requests(write=True, since=since) == []
+    assert set(predicted["plan"]["tags"]) == {"cluster", "service", "task_definition"}
+    assert predicted["diff"]["after"]["tags"] == dict(sorted(tags.items()))
+
+    tagged = play(sandbox, tmp_path, args)
+    assert not tagged.get("failed"), tagged.get("msg")
+    assert tagged["changed"] is True
+    assert tagged["plan"]["register_revision"] is False and tagged["plan"]["deploy"] is False
+    # (Earlier tests changed deployment settings, which this run may set back; never the task definition.)
+    assert "taskDefinition" not in tagged["plan"]["update_service"] and len(revisions(infra)) == count
+    ecs = infra["ecs"]
+    service_arn = ecs.describe_services(cluster=infra["cluster"], services=[infra["service"]])["services"][0][
+        "serviceArn"
+    ]
+    cluster_arn = ecs.describe_clusters(clusters=[infra["cluster"]])["clusters"][0]["clusterArn"]
+    for arn in (service_arn, cluster_arn, tagged["task_definition_arn"]):
+        found = ecs.list_tags_for_resource(resourceArn=arn).get("tags") or []
+        assert {t["key"]: t["value"] for t in found} == tags, arn
+
+    since = time.time()
+    again = play(sandbox, tmp_path, args)
+    assert again["changed"] is False, again["plan"]
+    assert sandbox.requests(write=True, since=since) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 from typing import Any
 
@@ -47,6 +48,16 @@ WRITES = {
     "stop_service_deployment",
     "create_rule",
     "modify_rule",
+    "tag_resource",
+    "untag_resource",
+}
+CLUSTER_ARN = f"{ACCOUNT}:cluster/c"
+TAGS = {
+    "Project": "macroai",
+    "Environment": "production",
+    "Scale": "hobby",
+    "Component": "compute",
+    "ManagedBy": "macroai.deploy",
 }
 
 
@@ -120,6 +131,7 @@ class FakeAws:
             ("CLEAN_UP", "SUCCESSFUL"),
         ]
         self.revision_of: dict[str, str] = {}
+        self.tags: dict[str, dict[str, str]] = {CLUSTER_ARN: {}}
 
     @staticmethod
     def _default_rule(n: int) -> dict[str, Any]:
@@ -152,8 +164,10 @@ class FakeAws:
         registered.update(
             taskDefinitionArn=arn, revision=revision, status="ACTIVE", compatibilities=["EC2", "FARGATE"]
         )
+        registered.pop("tags", None)  # returned by DescribeTaskDefinition only with include=TAGS
         self.task_definitions[arn] = registered
-        return {"taskDefinition": registered}
+        self.tags[arn] = {t["key"]: t["value"] for t in kwargs.get("tags", [])}
+        return {"taskDefinition": copy.deepcopy(registered)}
 
     def describe_task_definition(self, taskDefinition: str) -> dict[str, Any]:
         self._record("describe_task_definition", {"taskDefinition": taskDefinition})
@@ -195,7 +209,9 @@ class FakeAws:
 
     def create_service(self, **kwargs: Any) -> dict[str, Any]:
         self._record("create_service", kwargs)
+        arn = f"{ACCOUNT}:service/c/{kwargs['serviceName']}"
         service = {
+            "serviceArn": arn,
             "serviceName": kwargs["serviceName"],
             "status": "ACTIVE",
             "taskDefinition": kwargs["taskDefinition"],
@@ -207,6 +223,7 @@ class FakeAws:
         }
         self._start_deployment(service, None)
         self.services[kwargs["serviceName"]] = service
+        self.tags[arn] = {t["key"]: t["value"] for t in kwargs.get("tags", [])}
         return {"service": copy.deepcopy(service)}
 
     def update_service(self, cluster: str, service: str, **kwargs: Any) -> dict[str, Any]:
@@ -244,6 +261,25 @@ class FakeAws:
         return {
             "serviceRevisions": [{"taskDefinition": self.revision_of[arn]} for arn in serviceRevisionArns]
         }
+
+    def describe_clusters(self, clusters: list[str]) -> dict[str, Any]:
+        found = [{"clusterArn": CLUSTER_ARN, "status": "ACTIVE"}] if clusters == ["c"] else []
+        return {"clusters": found, "failures": [] if found else [{"reason": "MISSING"}]}
+
+    def list_tags_for_resource(self, resourceArn: str) -> dict[str, Any]:
+        self._record("list_tags_for_resource", {"resourceArn": resourceArn})
+        return {"tags": [{"key": k, "value": v} for k, v in self.tags.get(resourceArn, {}).items()]}
+
+    def tag_resource(self, resourceArn: str, tags: list[dict[str, str]]) -> dict[str, Any]:
+        self._record("tag_resource", {"resourceArn": resourceArn, "tags": tags})
+        self.tags.setdefault(resourceArn, {}).update({t["key"]: t["value"] for t in tags})
+        return {}
+
+    def untag_resource(self, resourceArn: str, tagKeys: list[str]) -> dict[str, Any]:
+        self._record("untag_resource", {"resourceArn": resourceArn, "tagKeys": tagKeys})
+        for key in tagKeys:
+            self.tags.get(resourceArn, {}).pop(key, None)
+        return {}
 
     # ELBv2
     def describe_rules(
@@ -605,6 +641,7 @@ def test_same_release_again_changes_nothing() -> None:
         "update_service": [],
         "deploy": False,
         "stop_deployment": False,
+        "tags": {},
     }
 
 
@@ -640,6 +677,120 @@ def test_check_mode_predicts_without_writing() -> None:
 
     third = run(aws, request("app:1"), check_mode=True)
     assert not third.changed
+
+
+SERVICE_ARN = f"{ACCOUNT}:service/c/api"
+REVISION_1 = f"{ACCOUNT}:task-definition/api:1"
+
+
+def tagged(image: str = "app:1", tags: dict[str, Any] | None = None, **overrides: Any) -> ReleaseRequest:
+    return dataclasses.replace(request(image), tags=TAGS if tags is None else tags, **overrides)
+
+
+def test_tags_are_set_on_create_and_on_the_registered_revision() -> None:
+    aws = FakeAws()
+    result = run(aws, tagged())
+    calls = dict(aws.calls)
+    expected = [{"key": k, "value": v} for k, v in sorted(TAGS.items())]
+    assert calls["create_service"]["tags"] == expected
+    assert calls["create_service"]["propagateTags"] == "SERVICE"
+    assert calls["register_task_definition"]["tags"] == expected
+    assert aws.writes() == ["create_rule", "create_rule", "register_task_definition", "create_service"]
+    assert aws.tags[SERVICE_ARN] == TAGS and aws.tags[REVISION_1] == TAGS
+    assert result.plan.tags == {}
+
+
+def test_equal_tags_make_no_tag_call_and_no_change() -> None:
+    aws = FakeAws()
+    run(aws, tagged())
+    aws.calls.clear()
+    again = run(aws, tagged(tags={**TAGS, "Scale": "hobby"}))  # same tags, another dict
+    assert not again.changed and aws.writes() == []
+    assert again.before["tags"] == again.after["tags"] == dict(sorted(TAGS.items()))
+
+
+def test_only_the_tag_difference_is_written_and_no_revision_registered() -> None:
+    aws = FakeAws()
+    run(aws, tagged())
+    aws.tag_resource(resourceArn=SERVICE_ARN, tags=[{"key": "Owner", "value": "ops"}])
+    aws.calls.clear()
+    result = run(aws, tagged(tags={**TAGS, "Scale": "startup"}))
+    assert result.changed and not result.plan.register_revision and not result.plan.deploy
+    assert result.plan.update_service == []
+    assert [(name, kwargs) for name, kwargs in aws.calls if name in WRITES] == [
+        ("tag_resource", {"resourceArn": REVISION_1, "tags": [{"key": "Scale", "value": "startup"}]}),
+        ("untag_resource", {"resourceArn": SERVICE_ARN, "tagKeys": ["Owner"]}),
+        ("tag_resource", {"resourceArn": SERVICE_ARN, "tags": [{"key": "Scale", "value": "startup"}]}),
+    ]
+    assert result.plan.tags == {
+        "task_definition": {"add": {"Scale": "startup"}},
+        "service": {"add": {"Scale": "startup"}, "remove": ["Owner"]},
+    }
+    assert result.before["tags"]["Owner"] == "ops" and "Owner" not in result.after["tags"]
+    assert result.after["tags"]["Scale"] == "startup"
+    assert len(aws.task_definitions) == 1
+
+
+def test_purge_tags_false_keeps_other_tags_and_unset_tags_touch_nothing() -> None:
+    aws = FakeAws()
+    run(aws, tagged())
+    aws.tag_resource(resourceArn=SERVICE_ARN, tags=[{"key": "Owner", "value": "ops"}])
+    aws.calls.clear()
+    kept = run(aws, tagged(purge_tags=False))
+    assert not kept.changed and aws.writes() == []
+    untouched = run(aws, request())  # tags=None
+    assert not untouched.changed
+    aws.calls.clear()
+    run(aws, request("app:1"))
+    assert [name for name, _ in aws.calls if "tag" in name] == []
+    assert "tags" not in untouched.before
+
+
+def test_tag_changes_in_check_mode_are_predicted_not_written() -> None:
+    aws = FakeAws()
+    run(aws, request())  # created without tags
+    aws.calls.clear()
+    result = run(aws, tagged(), check_mode=True)
+    assert aws.writes() == []
+    assert result.changed and not result.plan.register_revision and not result.plan.deploy
+    assert result.plan.tags == {"task_definition": {"add": TAGS}, "service": {"add": TAGS}}
+    assert result.before["tags"] == {} and result.after["tags"] == dict(sorted(TAGS.items()))
+    assert aws.tags[SERVICE_ARN] == {}
+
+
+def test_cluster_tags_write_only_the_difference_and_are_predicted_in_check_mode() -> None:
+    aws = FakeAws()
+    aws.tags[CLUSTER_ARN] = {"Project": "macroai", "Owner": "ops"}
+    predicted = run(aws, request(cluster_tags=TAGS), check_mode=True)
+    assert aws.writes() == []
+    assert predicted.plan.tags == {
+        "cluster": {"add": {k: v for k, v in TAGS.items() if k != "Project"}, "remove": ["Owner"]}
+    }
+    assert predicted.before == {"cluster_tags": {"Owner": "ops", "Project": "macroai"}}
+    assert predicted.after["cluster_tags"] == dict(sorted(TAGS.items()))
+    run(aws, request(cluster_tags=TAGS))
+    assert aws.tags[CLUSTER_ARN] == TAGS
+    aws.calls.clear()
+    again = run(aws, request(cluster_tags=TAGS))
+    assert not again.changed and aws.writes() == []
+    assert again.before["cluster_tags"] == again.after["cluster_tags"]
+
+
+def test_cluster_tags_on_a_missing_cluster_fail_before_any_write() -> None:
+    aws = FakeAws()
+    with pytest.raises(EcsReleaseError, match="Cluster nope does not exist"):
+        missing = ServiceSpec(cluster="nope", service="api", subnets=["s"])
+        run(aws, request(service=missing, cluster_tags=TAGS))
+    assert aws.writes() == []
+
+
+def test_a_new_image_with_tags_registers_a_tagged_revision_without_retagging() -> None:
+    aws = FakeAws()
+    run(aws, tagged("app:1"))
+    aws.calls.clear()
+    result = run(aws, tagged("app:2"))
+    assert aws.writes() == ["register_task_definition", "update_service"]
+    assert aws.tags[result.task_definition_arn] == TAGS and result.plan.tags == {}
 
 
 def test_deployment_settings_alone_update_without_deploying() -> None:
