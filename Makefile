@@ -32,7 +32,8 @@ demo: venv
 	@echo "Second run of the same release (expect changed=0):"
 	$(BIN)/ansible-playbook playbooks/deploy.yml -i inventories/hobby -i inventories/sandbox -e approve=true
 	@echo
-	@echo "The sandbox is still up: '$(BIN)/python -m sandbox status' shows it, 'make sandbox-down' stops it."
+	@echo "The sandbox is still up, serving the release on loopback ('make sandbox-down' stops it):"
+	@$(BIN)/python -m sandbox status
 
 test: venv unit lint sanity
 	tools/integration-and-molecule.sh

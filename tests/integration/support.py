@@ -10,6 +10,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -169,3 +170,38 @@ def get_version(url: str, timeout: float = 5.0) -> str:
     """The ``version`` field of ``url``/version."""
     with urllib.request.urlopen(f"{url}/version", timeout=timeout) as response:
         return json.loads(response.read())["version"]
+
+
+def play_module(
+    sandbox: SandboxClient, scratch: Path, module: str, args: dict[str, Any], *flags: str
+) -> dict[str, Any]:
+    """Run one task of ``module`` with ``args`` through ansible-playbook against the sandbox; its result.
+
+    The play carries the sandbox's endpoint and credentials in module_defaults, as a user's playbook would
+    carry theirs; the result comes back through the ansible.posix.json callback.
+    """
+    connection = {"endpoint_url": sandbox.base_url, "access_key": "testing", "secret_key": "testing"}
+    playbook = [
+        {
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+            "module_defaults": {"group/macroai.deploy.aws": connection},
+            "tasks": [{"name": module, module: args}],
+        }
+    ]
+    path = scratch / f"play-{uuid.uuid4().hex[:6]}.yml"
+    path.write_text(json.dumps(playbook))
+    completed = run_playbook(
+        path,
+        extra_args=flags,
+        env=ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.posix.json"),
+        timeout=300,
+    )
+    try:
+        return json_result(completed)
+    except (ValueError, KeyError, IndexError) as error:
+        raise AssertionError(
+            f"ansible-playbook gave no result:\n{completed.stdout}\n{completed.stderr}"
+        ) from error

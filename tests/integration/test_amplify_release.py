@@ -11,8 +11,6 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,16 +19,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
+from support import REGION, REPO_ROOT, aws_client, play_module
 
 from sandbox.client import SandboxClient
 
 pytestmark = pytest.mark.integration
 
-REGION = "eu-west-2"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 CLIENT = REPO_ROOT / "examples" / "app" / "client"
 PREFIX = f"amp{uuid.uuid4().hex[:6]}"
 SPA_RULE = {
@@ -38,16 +34,6 @@ SPA_RULE = {
     "target": "/index.html",
     "status": "200",
 }
-
-
-def aws_client(sandbox: SandboxClient, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=sandbox.base_url,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 def build_client(root: Path, version: str) -> Path:
@@ -102,40 +88,7 @@ def release_args(infra: dict[str, Any], **overrides: Any) -> dict[str, Any]:
 
 def play(sandbox: SandboxClient, tmp_path: Path, args: dict[str, Any], *flags: str) -> dict[str, Any]:
     """Run the module once through ansible-playbook; its result, with ``failed`` and ``changed``."""
-    connection = {"endpoint_url": sandbox.base_url, "access_key": "testing", "secret_key": "testing"}
-    playbook = [
-        {
-            "hosts": "localhost",
-            "connection": "local",
-            "gather_facts": False,
-            "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
-            "module_defaults": {"group/amazon.aws.aws": connection, "group/macroai.deploy.aws": connection},
-            "tasks": [{"name": "release", "macroai.deploy.amplify_release": args}],
-        }
-    ]
-    path = tmp_path / f"play-{uuid.uuid4().hex[:6]}.yml"
-    path.write_text(json.dumps(playbook))
-    env = {
-        **os.environ,
-        "AWS_REGION": REGION,
-        "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
-    }
-    completed = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(path), *flags],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    try:
-        report = json.loads(completed.stdout)
-        return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    except (ValueError, KeyError, IndexError):
-        pytest.fail(f"ansible-playbook gave no result:\n{completed.stdout}\n{completed.stderr}")
+    return play_module(sandbox, tmp_path, "macroai.deploy.amplify_release", args, *flags)
 
 
 def site_url(sandbox: SandboxClient, infra: dict[str, Any]) -> str:

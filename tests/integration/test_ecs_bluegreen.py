@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -20,28 +17,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
+from support import REGION, aws_client, play_module
 
 from sandbox.client import SandboxClient
 
 pytestmark = pytest.mark.integration
 
-REGION = "eu-west-2"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PREFIX = f"ebg{uuid.uuid4().hex[:6]}"
 IMAGE = "public.ecr.aws/macroai/example-app"
-
-
-def aws_client(sandbox: SandboxClient, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=sandbox.base_url,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 @pytest.fixture(scope="module")
@@ -174,40 +159,7 @@ def release_args(infra: dict[str, Any], version: str, **overrides: Any) -> dict[
 
 def play(sandbox: SandboxClient, tmp_path: Path, args: dict[str, Any], *flags: str) -> dict[str, Any]:
     """Run the module once through ansible-playbook; its result, with ``failed`` and ``changed``."""
-    connection = {"endpoint_url": sandbox.base_url, "access_key": "testing", "secret_key": "testing"}
-    playbook = [
-        {
-            "hosts": "localhost",
-            "connection": "local",
-            "gather_facts": False,
-            "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
-            "module_defaults": {"group/amazon.aws.aws": connection, "group/macroai.deploy.aws": connection},
-            "tasks": [{"name": "release", "macroai.deploy.ecs_bluegreen": args}],
-        }
-    ]
-    path = tmp_path / f"play-{uuid.uuid4().hex[:6]}.yml"
-    path.write_text(json.dumps(playbook))
-    env = {
-        **os.environ,
-        "AWS_REGION": REGION,
-        "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
-    }
-    completed = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(path), *flags],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    try:
-        report = json.loads(completed.stdout)
-        return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    except (ValueError, KeyError, IndexError):
-        pytest.fail(f"ansible-playbook gave no result:\n{completed.stdout}\n{completed.stderr}")
+    return play_module(sandbox, tmp_path, "macroai.deploy.ecs_bluegreen", args, *flags)
 
 
 def revisions(infra: dict[str, Any]) -> list[str]:
