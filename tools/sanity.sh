@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 bin=$root/.venv/bin
-build=$root/.build
+build=${SANITY_BUILD_DIR:-$root/.build}  # a private directory lets several runs go side by side
 dest=$build/ansible_collections/macroai/deploy
 rm -rf "$build/ansible_collections" "$build"/macroai-deploy-*.tar.gz
 mkdir -p "$dest"
