@@ -295,6 +295,7 @@ def serve(state: State) -> int:
 
         dataplane = DataPlane(state.root / "tasks")
         amplify = Amplify()
+        amplify.sites.upstream = dataplane.listeners.loopback_address  # a site's rewrite to a load balancer
         app = SandboxApp(
             amplify.wrap(dataplane.wrap(budgets.wrap(DomainDispatcherApplication(create_backend_app)))),
             info,

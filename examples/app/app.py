@@ -4,6 +4,9 @@ Routes: ``GET /health`` -> 200 {"status": "ok"}; ``GET /version`` -> {"version":
 ``GET /`` -> a small JSON document; ``GET /env/<NAME>`` -> the variable's value, only for names listed in
 ``APP_EXPOSE_ENV`` (comma-separated; a sandbox convenience to check that secrets arrive).
 
+Every route also answers under ``/api`` (``GET /api/version``, ...): the client's site rewrites
+``/api/<*>`` to ``<load balancer>/api/<*>``, so the client calls the API on its own origin.
+
 Environment: ``PORT`` (required), ``APP_VERSION`` (default "dev"), ``APP_HOST`` (default 127.0.0.1),
 faults ``APP_HEALTH=fail`` (the health path answers 500), ``APP_CRASH_AT_START=1`` (exit 1 at once),
 ``APP_SLOW_MS=<n>`` (every response waits n ms). SIGTERM stops it gracefully.
@@ -51,6 +54,8 @@ class Handler(BaseHTTPRequestHandler):
         if delay:
             time.sleep(delay)
         path = self.path.split("?", 1)[0]
+        if path == "/api" or path.startswith("/api/"):  # the client's site proxies /api/<*> here as is
+            path = path[len("/api") :] or "/"
         if path == "/health":
             if os.environ.get("APP_HEALTH", "").lower() == "fail":
                 self._send(500, {"status": "failing"})

@@ -211,6 +211,7 @@ class ListenerServer(ThreadingHTTPServer):
         super().__init__((HOST, 0), ProxyHandler)
         self.listener = listener
         self.load_balancer_name = load_balancer.name
+        self.dns_name = str(load_balancer.dns_name).lower()
         self.listener_port = listener.port
         self.thread = threading.Thread(
             target=self.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True, name="sandbox-listener"
@@ -225,6 +226,7 @@ class ListenerServer(ThreadingHTTPServer):
         return {
             "arn": self.listener.arn,
             "load_balancer": self.load_balancer_name,
+            "dns_name": self.dns_name,
             "port": int(self.listener_port),
             "protocol": self.listener.protocol,
             "url": self.url,
@@ -263,6 +265,23 @@ class Listeners:
     def list(self) -> list[dict[str, Any]]:
         with self.lock:
             return [server.describe() for server in self.servers.values()]
+
+    def loopback_address(self, host: str, port: int) -> tuple[str, int] | None:
+        """The loopback (host, port) of the proxy for the listener at a load balancer's ``host:port``.
+
+        A load balancer's DNS name does not resolve here; whatever must reach it (an Amplify site's
+        rewrite) asks this instead. None for any other address. A listener made since the last sync is
+        found by syncing once more.
+        """
+        host = host.lower().rstrip(".")
+        for attempt in range(2):
+            if attempt:
+                self.sync()
+            with self.lock:
+                for server in self.servers.values():
+                    if server.dns_name == host and int(server.listener_port) == port:
+                        return server.server_address[0], server.server_address[1]
+        return None
 
     def stop_all(self) -> None:
         with self.lock:

@@ -12,6 +12,11 @@ Requests honour the app's ``customRules`` as Amplify Hosting does, in order, fir
 Sources are paths with ``<*>`` and ``<name>`` placeholders (substituted into the target), or a regular
 expression written ``</.../>``. Rules with a country ``condition`` never match (there is no country here).
 :func:`resolve` is pure, so the rules are unit-tested without a server.
+
+A proxy rewrite to a load balancer (``/api/<*>`` to ``http://<its DNS name>/api/<*>``, as roles/edge writes
+it) cannot resolve that name here: ``Sites.upstream`` maps a (host, port) to the loopback address of the
+sandbox's proxy for that listener (the server wires it to ``Listeners.loopback_address``), and
+:func:`proxy_target` uses it. Any other host is opened as it is, and fails as it would.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from sandbox.state import HOST
 
@@ -35,6 +40,13 @@ PROXY_TIMEOUT = 30.0
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "upgrade", "content-length", "host", "te", "trailers"}
 )
+
+# (host, port) of a URL -> the loopback (host, port) serving it instead, or None to open the URL as it is.
+Upstream = Callable[[str, int], tuple[str, int] | None]
+
+
+def no_upstream(host: str, port: int) -> tuple[str, int] | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -137,6 +149,25 @@ def resolve(path: str, query: str, files: Mapping[str, bytes], rules: Sequence[M
     return Outcome(404, path="404.html" if "404.html" in files else None)
 
 
+def proxy_target(url: str, upstream: Upstream) -> tuple[str, str | None]:
+    """The URL to open for a proxy rewrite to ``url``, and the Host header to send (None: the URL's own).
+
+    When ``upstream`` knows the URL's host and port (default 80, or 443 for https), the request goes to that
+    loopback address over plain HTTP, as the sandbox's listeners serve even for HTTPS, carrying the original
+    Host so the listener's host-header rules see what a load balancer would.
+    """
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port that is not a number: let urllib report it
+        return url, None
+    address = upstream(parts.hostname, port) if parts.hostname else None
+    if address is None:
+        return url, None
+    loopback = f"{address[0]}:{address[1]}"
+    return urlunsplit(("http", loopback, parts.path, parts.query, "")), parts.netloc.rpartition("@")[2]
+
+
 class SiteHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "AmazonS3"  # what Amplify's CloudFront origin answers as
@@ -185,6 +216,9 @@ class SiteHandler(BaseHTTPRequestHandler):
 
     def _proxy(self, url: str, body: bytes) -> None:
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        url, host = proxy_target(url, self.server.upstream)
+        if host is not None:
+            headers["Host"] = host
         request = urllib.request.Request(url, data=body or None, headers=headers, method=self.command)
         try:
             with urllib.request.urlopen(request, timeout=PROXY_TIMEOUT) as response:
@@ -208,10 +242,11 @@ class SiteServer(ThreadingHTTPServer):
         branch: str,
         rules: Callable[[], Sequence[Mapping[str, Any]]],
         refresh: Callable[[], None],
+        upstream: Upstream = no_upstream,
     ) -> None:
         super().__init__((HOST, 0), SiteHandler)
         self.app_id, self.app_name, self.branch = app_id, app_name, branch
-        self.rules, self.refresh = rules, refresh
+        self.rules, self.refresh, self.upstream = rules, refresh, upstream
         self.deployment: Deployment | None = None
         self.thread = threading.Thread(
             target=self.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True, name="sandbox-site"
@@ -243,11 +278,14 @@ class Sites:
     """One :class:`SiteServer` per (app, branch).
 
     ``rules(app_id)`` gives an app's current custom rules; ``refresh()`` lets the Amplify emulator advance
-    its jobs before a request is answered. Lock order: the emulator's lock, then this one, never the reverse.
+    its jobs before a request is answered; ``upstream`` resolves a proxy rewrite's host and port (see
+    :func:`proxy_target`), read at each request so it can be wired after the sites exist. Lock order: the
+    emulator's lock, then this one, never the reverse.
     """
 
     rules: Callable[[str], Sequence[Mapping[str, Any]]]
     refresh: Callable[[], None]
+    upstream: Upstream = no_upstream
     servers: dict[tuple[str, str], SiteServer] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -255,7 +293,14 @@ class Sites:
         with self.lock:
             server = self.servers.get((app_id, branch))
             if server is None:
-                server = SiteServer(app_id, app_name, branch, lambda: self.rules(app_id), self.refresh)
+                server = SiteServer(
+                    app_id,
+                    app_name,
+                    branch,
+                    lambda: self.rules(app_id),
+                    self.refresh,
+                    lambda host, port: self.upstream(host, port),
+                )
                 self.servers[(app_id, branch)] = server
             server.app_name = app_name
             return server

@@ -69,6 +69,9 @@ def test_deploy_releases_the_client_then_a_new_version_then_nothing(
     assert json.loads(fetch(f"{url}/version.json")[1]) == {"version": "v1"}
     index = (CLIENT / "index.html").read_text()
     assert fetch(f"{url}/some/deep/route") == (200, index)  # the single-page-app rewrite
+    # /api/<*> reaches the backend through the load balancer's listener, as the client's app.js calls it.
+    status, body = fetch(f"{url}/api/version")
+    assert (status, json.loads(body)) == (200, {"version": "v1"})
     assert f"client_artifact: s3://macroai-{environment}-client-releases-" in first_out
 
     # The release bucket: versioned, private, encrypted, readable by Amplify for this branch only.
