@@ -1,8 +1,10 @@
 """A minimal API: what the sandbox runs as an ECS task (stdlib only).
 
 Routes: ``GET /health`` -> 200 {"status": "ok"}; ``GET /version`` -> {"version": APP_VERSION};
-``GET /`` -> a small JSON document; ``GET /env/<NAME>`` -> the variable's value, only for names listed in
-``APP_EXPOSE_ENV`` (comma-separated; a sandbox convenience to check that secrets arrive).
+``GET /`` -> a small JSON document; ``GET /items`` -> the migrated ``items`` table's rows, read through
+``DATABASE_URL`` (503 when it is unset or the database is unreachable); ``GET /env/<NAME>`` -> the
+variable's value, only for names listed in ``APP_EXPOSE_ENV`` (comma-separated; a sandbox convenience to
+check that secrets arrive).
 
 Every route also answers under ``/api`` (``GET /api/version``, ...): the client's site rewrites
 ``/api/<*>`` to ``<load balancer>/api/<*>``, so the client calls the API on its own origin.
@@ -31,6 +33,23 @@ def _slow_seconds() -> float:
         return max(int(os.environ.get("APP_SLOW_MS") or 0), 0) / 1000.0
     except ValueError:
         return 0.0
+
+
+def _items() -> tuple[int, dict]:
+    """``GET /items``: the rows of the migrated ``items`` table, or a 503 that says what is missing."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return 503, {"error": "DATABASE_URL is not set: the task has no database secret"}
+    try:
+        import psycopg  # only this route needs a database driver
+    except ImportError:
+        return 503, {"error": "psycopg is not installed"}
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            rows = conn.execute("SELECT id, name, quantity FROM items ORDER BY id").fetchall()
+    except psycopg.Error as err:
+        return 503, {"error": f"database unavailable: {type(err).__name__}: {str(err).strip()}"}
+    return 200, {"items": [{"id": i, "name": n, "quantity": q} for i, n, q in rows], "version": VERSION}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -63,6 +82,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(200, {"status": "ok"})
         elif path == "/version":
             self._send(200, {"version": VERSION})
+        elif path == "/items":
+            self._send(*_items())
         elif path.startswith("/env/"):
             name = path[len("/env/") :]
             exposed = {

@@ -1148,6 +1148,24 @@ def _resolve_task_definition(
     return registered["taskDefinitionArn"], registered
 
 
+def register_or_reuse_task_definition(
+    ecs: Any,
+    spec: TaskDefinitionSpec,
+    check_mode: bool,
+    tags: Mapping[str, str] | None = None,
+    purge_tags: bool = True,
+) -> tuple[str | None, dict[str, Any] | None, bool]:
+    """The revision :func:`release` would release for ``spec``: (ARN, definition, registered now).
+
+    The family's newest revision when it matches, else a new one (ARN None in check mode), by the same
+    rules as a release; so a one-off task run before a release (a migration) and the release share one
+    revision.
+    """
+    plan = Plan()
+    arn, definition = _resolve_task_definition(ecs, spec, None, plan, check_mode, tags, purge_tags)
+    return arn, definition, plan.register_revision
+
+
 def _new_service_network(svc: ServiceSpec) -> dict[str, Any]:
     """The network configuration to create the service with; an error when it has no subnets."""
     network = desired_network_configuration(svc)

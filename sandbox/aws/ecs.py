@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.aws import elbv2
+from sandbox.aws.ecs_run_task import OneOffTasks, RunTaskError
 from sandbox.clock import scaled
 from sandbox.dataplane.tasks import SecretError, TaskFaults, TaskProcess, container_environment, image_tag
 
@@ -49,6 +50,8 @@ OWNED = frozenset(
         "DescribeServiceDeployments",
         "StopServiceDeployment",
         "DescribeServiceRevisions",
+        "RunTask",
+        "StopTask",
     }
 )
 STRATEGIES = ("ROLLING", "BLUE_GREEN", "LINEAR", "CANARY")
@@ -268,6 +271,7 @@ class Deployments:
         self.by_arn: dict[str, Deployment] = {}
         self.faults = TaskFaults()
         self.log_dir = log_dir
+        self.one_off = OneOffTasks(log_dir)
         if log_dir:
             log_dir.mkdir(parents=True, exist_ok=True)
 
@@ -585,6 +589,7 @@ class Deployments:
 
     # -- the state machines -------------------------------------------------------------------
     def tick(self) -> None:
+        self.one_off.tick()
         for record in list(self.services.values()):
             try:
                 for run in list(record.tasks):
@@ -1047,7 +1052,7 @@ class Deployments:
             }
             for record in self.services.values()
             for run in record.tasks
-        ]
+        ] + self.one_off.listing()
 
     def shutdown(self) -> None:
         """Stop every task process now (SIGTERM all, then SIGKILL the stragglers)."""
@@ -1062,6 +1067,7 @@ class Deployments:
                 proc.kill_now(1.0)
         self.services.clear()
         self.by_arn.clear()
+        self.one_off.shutdown()
 
 
 def _accepts(port: int) -> bool:
@@ -1245,6 +1251,36 @@ class ECSOverlay:
                 continue
             arns.append(arn)
         return 200, {"taskArns": arns}
+
+    def op_RunTask(self, environ: dict[str, Any], params: dict[str, Any]) -> tuple[int, Any]:
+        """A one-off task as a local process (sandbox.aws.ecs_run_task); the answer is moto's description."""
+        account, region = _account_region(environ)
+        try:
+            tasks = self.engine.one_off.run(account, region, params)
+        except RunTaskError as err:
+            raise ApiError(err.code, err.message) from err
+        status, payload = self.moto(
+            environ,
+            "DescribeTasks",
+            {"cluster": params.get("cluster") or "default", "tasks": [t.task_arn for t in tasks]},
+        )
+        if status != 200 or not isinstance(payload, dict):
+            return status, payload
+        return 200, {"tasks": payload.get("tasks", []), "failures": []}
+
+    def op_StopTask(self, environ: dict[str, Any], params: dict[str, Any]) -> tuple[int, Any]:
+        run = self.engine.one_off.owns(params.get("task") or "")
+        if run is None:
+            return self.moto(environ, "StopTask", params)
+        self.engine.one_off.stop(run, params.get("reason"))
+        status, payload = self.moto(
+            environ,
+            "DescribeTasks",
+            {"cluster": params.get("cluster") or "default", "tasks": [run.task.task_arn]},
+        )
+        if status != 200 or not isinstance(payload, dict) or not payload.get("tasks"):
+            return status, payload
+        return 200, {"task": payload["tasks"][0]}
 
     def op_ListServiceDeployments(self, environ: dict[str, Any], params: dict[str, Any]) -> tuple[int, Any]:
         record = self.record(environ, params.get("cluster"), params.get("service", ""))

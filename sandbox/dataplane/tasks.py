@@ -138,10 +138,27 @@ class TaskFaults:
         return fault.env() if fault else {}
 
 
-class TaskProcess:
-    """One running copy of the sample app; in the sandbox's process group so ``down`` takes it too."""
+def task_argv(command: list[str] | None) -> list[str]:
+    """What a task's process runs: the sample app's server, or a container ``command`` in examples/app
+    (``python`` is this interpreter, which has the app's one dependency, psycopg)."""
+    if not command:
+        return [sys.executable, str(APP)]
+    if command[0] in ("python", "python3"):
+        return [sys.executable, *command[1:]]
+    return list(command)
 
-    def __init__(self, env: dict[str, str], version: str, log_path: Path | None = None) -> None:
+
+class TaskProcess:
+    """One running copy of the sample app (or of a one-off ``command`` in examples/app); in the sandbox's
+    process group so ``down`` takes it too."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        version: str,
+        log_path: Path | None = None,
+        command: list[str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.version = version
         full_env = {
@@ -154,7 +171,7 @@ class TaskProcess:
         log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
         try:
             self.popen = subprocess.Popen(
-                [sys.executable, str(APP)],
+                task_argv(command),
                 env=full_env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -214,4 +231,5 @@ __all__ = [
     "container_environment",
     "image_tag",
     "resolve_secret",
+    "task_argv",
 ]
