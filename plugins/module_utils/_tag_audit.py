@@ -4,10 +4,12 @@
 """The cost allocation tag audit: find a project's resources and list those missing a required tag.
 
 Read-only, plain Python over boto3 clients (``plugins/modules/tag_audit.py`` is the shell). A resource belongs
-to the project when it carries ``Project=<project>`` (found through the Resource Groups Tagging API), when it
-sits in one of the project's VPCs (EC2 resources), or when its name starts with ``<project>-<environment>``
-(load balancers, target groups, ECS clusters and services, the ``/ecs/<project>-<environment>`` log groups).
-The last two find resources created without any tag, which the Tagging API never returns.
+to the project when it carries ``Project=<project>`` (found through the Resource Groups Tagging API, and for
+IAM roles and Secrets Manager secrets through their own APIs), when it sits in one of the project's VPCs (EC2
+resources), or when its name starts with ``<project>-<environment>`` (load balancers, target groups, ECS
+clusters and services, IAM roles, the ``/ecs/<project>-<environment>`` log groups) or
+``<project>/<environment>`` (ECR repositories, Secrets Manager secrets). The last two find resources created
+without any tag, which the Tagging API never returns.
 """
 
 from __future__ import annotations
@@ -45,12 +47,30 @@ def tag_dict(tags: Sequence[dict[str, str]] | None) -> dict[str, str]:
     return {t.get("Key", t.get("key")): t.get("Value", t.get("value", "")) for t in tags or []}
 
 
+# Services whose ARNs name the resource without its type (arn:aws:sns:REGION:ACCOUNT:TOPIC).
+_UNTYPED_ARNS = {"sns": ("topic", "subscription"), "sqs": ("queue", "queue"), "s3": ("bucket", "object")}
+
+
 def arn_type(arn: str) -> str:
-    """``service:resource-type`` from an ARN, e.g. ``ec2:subnet`` or ``elasticloadbalancing:loadbalancer``."""
+    """``service:resource-type`` from an ARN, e.g. ``ec2:subnet``, ``logs:log-group`` or ``sns:topic``.
+
+    The resource part is ``TYPE/ID``, ``TYPE:ID`` or, for SNS, SQS and S3, the bare name: the type ends at
+    whichever of ``/`` and ``:`` comes first (a log group's ``log-group:/ecs/...``, a secret's
+    ``secret:PROJECT/ENV/NAME-abc123``). WAFv2's ``regional/webacl/NAME/ID`` is typed by its second part.
+    """
     parts = arn.split(":", 5)
-    resource = parts[5] if len(parts) > 5 else ""
-    kind = resource.split("/", 1)[0] if "/" in resource else resource.split(":", 1)[0]
-    return f"{parts[2]}:{kind}" if len(parts) > 2 else arn
+    if len(parts) < 6 or parts[0] != "arn":
+        return arn
+    service, resource = parts[2], parts[5]
+    if service in _UNTYPED_ARNS:
+        whole, part = _UNTYPED_ARNS[service]
+        separator = "/" if service == "s3" else ":"
+        return f"{service}:{part if separator in resource else whole}"
+    ends = [i for i in (resource.find("/"), resource.find(":")) if i >= 0]
+    kind = resource[: min(ends)] if ends else resource
+    if service == "wafv2" and kind in ("regional", "global"):
+        kind = resource.split("/")[1] if resource.count("/") >= 1 else kind
+    return f"{service}:{kind}"
 
 
 def arn_resource_id(arn: str) -> str:
@@ -79,21 +99,33 @@ def _pages(call: Any, token_in: str, token_out: str, **request: Any) -> Iterator
 
 
 class Inventory:
-    """Finds a project's resources through the clients given (``ec2``, ``elbv2``, ``ecs``, ``logs``,
-    ``resourcegroupstaggingapi``)."""
+    """Finds a project's resources through the clients given (``ec2``, ``elbv2``, ``ecs``, ``logs``, ``ecr``,
+    ``iam``, ``secretsmanager``, ``resourcegroupstaggingapi``)."""
 
     def __init__(self, clients: dict[str, Any], project: str, environment: str) -> None:
         self.clients = clients
         self.project = project
         self.environment = environment
         self.prefix = f"{project}-{environment}"
+        self.path_prefix = f"{project}/{environment}"  # ECR repositories and secrets: PROJECT/ENV/NAME
 
     def resources(self) -> list[Resource]:
         found: dict[str, Resource] = {}
-        for source in (self.tagged, self.ec2, self.load_balancing, self.ecs, self.log_groups):
+        sources = (
+            self.tagged,
+            self.ec2,
+            self.load_balancing,
+            self.ecs,
+            self.log_groups,
+            self.repositories,
+            self.roles,
+            self.secrets,
+        )
+        for source in sources:
             for resource in source():
                 if not other_environment(resource.tags, self.environment):
-                    found.setdefault(resource.resource_id, resource)
+                    first = found.setdefault(resource.resource_id, resource)
+                    first.name = first.name or resource.name  # the Tagging API knows only a Name tag
         return sorted(found.values(), key=lambda r: (r.type, r.resource_id))
 
     def tagged(self) -> Iterator[Resource]:
@@ -210,6 +242,54 @@ class Inventory:
                 arn = group["arn"][:-2] if group["arn"].endswith(":*") else group["arn"]
                 tags = logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
                 yield Resource(arn, "logs:log-group", dict(tags), arn=arn, name=group["logGroupName"])
+
+    def owned(self, name: str | None) -> bool:
+        return owned_name(name, self.prefix) or owned_name(name, self.path_prefix)
+
+    def repositories(self) -> Iterator[Resource]:
+        """ECR repositories named ``PROJECT/ENV...`` or ``PROJECT-ENV...`` (the Tagging API finds tagged
+        ones named otherwise)."""
+        ecr = self.clients["ecr"]
+        for page in _pages(ecr.describe_repositories, "nextToken", "nextToken"):
+            for repository in page["repositories"]:
+                if not self.owned(repository["repositoryName"]):
+                    continue
+                arn = repository["repositoryArn"]
+                tags = tag_dict(ecr.list_tags_for_resource(resourceArn=arn).get("tags"))
+                yield Resource(arn, "ecr:repository", tags, arn=arn, name=repository["repositoryName"])
+
+    def roles(self) -> Iterator[Resource]:
+        """IAM roles named ``PROJECT-ENV...``, and those named ``PROJECT-...`` tagged ``Project=PROJECT`` (IAM
+        is global: other environments' roles are told apart by their ``Environment`` tag)."""
+        iam = self.clients["iam"]
+        for page in _pages(iam.list_roles, "Marker", "Marker"):
+            for role in page["Roles"]:
+                name = role["RoleName"]
+                if not name.startswith(self.project + "-"):
+                    continue
+                tags = tag_dict(
+                    tag
+                    for tag_page in _pages(iam.list_role_tags, "Marker", "Marker", RoleName=name)
+                    for tag in tag_page["Tags"]
+                )
+                if owned_name(name, self.prefix) or tags.get("Project") == self.project:
+                    yield Resource(role["Arn"], "iam:role", tags, arn=role["Arn"], name=name)
+
+    def secrets(self) -> Iterator[Resource]:
+        """Secrets Manager secrets named ``PROJECT/ENV/...`` or ``PROJECT-ENV...``, or tagged
+        ``Project=PROJECT``."""
+        secretsmanager = self.clients["secretsmanager"]
+        searches = (
+            [{"Key": "name", "Values": [self.path_prefix, self.prefix]}],
+            [{"Key": "tag-key", "Values": ["Project"]}, {"Key": "tag-value", "Values": [self.project]}],
+        )
+        for filters in searches:
+            for page in _pages(secretsmanager.list_secrets, "NextToken", "NextToken", Filters=filters):
+                for secret in page["SecretList"]:
+                    tags = tag_dict(secret.get("Tags"))
+                    if self.owned(secret["Name"]) or tags.get("Project") == self.project:
+                        arn = secret["ARN"]
+                        yield Resource(arn, "secretsmanager:secret", tags, arn=arn, name=secret["Name"])
 
 
 def _ec2(resource_id: str, kind: str, description: dict[str, Any]) -> Resource:

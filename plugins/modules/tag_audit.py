@@ -14,9 +14,11 @@ description:
     any service), when it is in one of the project's VPCs (the VPC itself, subnets, security groups other
     than C(default), route tables other than the main one, internet and NAT gateways, VPC endpoints), or when
     its name starts with C(<project>-<environment>) (load balancers, target groups, ECS clusters and
-    services) or C(/ecs/<project>-<environment>) (log groups). A VPC is the project's when it is tagged
+    services, IAM roles), C(<project>/<environment>) (ECR repositories, Secrets Manager secrets) or
+    C(/ecs/<project>-<environment>) (log groups). IAM roles named C(<project>-...) and Secrets Manager
+    secrets are also found by their C(Project=<project>) tag. A VPC is the project's when it is tagged
     C(Project=<project>) or named C(<project>-<environment>). Resources tagged with another C(Environment)
-    are left out.
+    are left out (IAM roles are global, so those of other environments are told apart this way).
   - Read-only; reports C(changed=false) and runs the same in check mode.
 author:
   - Macro AI maintainers (@macroai)
@@ -48,10 +50,11 @@ extends_documentation_fragment:
   - amazon.aws.boto3
 notes:
   - The Tagging API returns only resources that have, or once had, a tag; a resource created with no tag at
-    all is found only through the VPC and name rules above. IAM roles, ECR repositories and Secrets Manager
-    secrets without any tag are not found.
-  - Needs C(tag:GetResources) and the C(Describe*)/C(List*) permissions of EC2, Elastic Load Balancing, ECS
-    and CloudWatch Logs.
+    all is found only through the VPC and name rules above (an untagged ECR repository or IAM role named
+    otherwise is not found).
+  - Needs C(tag:GetResources), the C(Describe*)/C(List*) permissions of EC2, Elastic Load Balancing, ECS and
+    CloudWatch Logs, C(ecr:DescribeRepositories), C(ecr:ListTagsForResource), C(iam:ListRoles),
+    C(iam:ListRoleTags) and C(secretsmanager:ListSecrets).
 """
 
 EXAMPLES = r"""
@@ -85,7 +88,8 @@ untagged:
       type: str
       sample: null
     type:
-      description: Service and resource type, as the Tagging API names them.
+      description: Service and resource type, as the Tagging API names them, for example C(ec2:subnet),
+        C(logs:log-group), C(ecr:repository), C(iam:role), C(secretsmanager:secret) or C(sns:topic).
       type: str
       sample: ec2:subnet
     name:
@@ -123,7 +127,7 @@ from ansible_collections.macroai.deploy.plugins.module_utils._tag_audit import (
 with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
     from botocore.exceptions import BotoCoreError, ClientError
 
-SERVICES = ("ec2", "elbv2", "ecs", "logs", "resourcegroupstaggingapi")
+SERVICES = ("ec2", "elbv2", "ecs", "logs", "ecr", "iam", "secretsmanager", "resourcegroupstaggingapi")
 
 
 def main():
@@ -142,8 +146,8 @@ def main():
         module.fail_json_aws(
             e,
             msg="Could not list the project's resources: check the region and that the credentials allow "
-            "tag:GetResources and the Describe/List calls of EC2, Elastic Load Balancing, ECS and "
-            "CloudWatch Logs",
+            "tag:GetResources and the Describe/List calls of EC2, Elastic Load Balancing, ECS, CloudWatch "
+            "Logs, ECR, IAM (ListRoles, ListRoleTags) and Secrets Manager (ListSecrets)",
         )
     untagged = audit(resources, params["required_tags"])
     result = dict(

@@ -100,8 +100,8 @@ def test_tag_audit_names_the_planted_subnet_and_only_it(sandbox: SandboxClient, 
     finally:
         ec2.delete_subnet(SubnetId=planted)
     assert result["by_type"]["ec2:subnet"] >= 5  # the deployment's four plus the planted one
-    # Every type the audit checks took part: an untagged cluster, service, load balancer, target group or
-    # log group of the release would be a finding below.
+    # Every type the audit checks took part: an untagged cluster, service, load balancer, target group, log
+    # group, image repository or IAM role of the release would be a finding below.
     for kind in (
         "ec2:vpc",
         "ec2:security-group",
@@ -110,9 +110,11 @@ def test_tag_audit_names_the_planted_subnet_and_only_it(sandbox: SandboxClient, 
         "elasticloadbalancing:loadbalancer",
         "elasticloadbalancing:targetgroup",
         "logs:log-group",
+        "ecr:repository",
+        "iam:role",
     ):
-        # startswith: the audit types a log group found through the Tagging API "logs:log-group:".
-        assert any(key.startswith(kind) for key in result["by_type"]), (kind, result["by_type"])
+        assert kind in result["by_type"], (kind, result["by_type"])
+    assert result["by_type"]["iam:role"] == 3  # execution, task and ECS infrastructure, all tagged
     # Across all of them, the planted subnet is the only resource without the tags.
     assert result["untagged"] == [
         {
