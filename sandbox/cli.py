@@ -46,6 +46,11 @@ def _print_endpoints(info: dict[str, Any]) -> None:
             for site in url:
                 where = f"{site['app_name']}/{site['branch']}, app {site['app_id']}"
                 print(f"  site      {site['url']}  ({where})")
+        elif name == "rds":
+            for db in url:
+                where = f"{db['region']}/{db['id']}, {db['status']}" + (", replica" if db["replica"] else "")
+                url_ = f"postgresql://{db['master_username']}@{db['host']}:{db['port']}/{db['database']}"
+                print(f"  rds       {url_}  ({where})")
         else:
             print(f"  {name:<9} {url}")
 
@@ -189,6 +194,10 @@ def status(state: State) -> dict[str, Any]:
         ]
     except SandboxError:
         endpoints["sites"] = []
+    try:  # RDS instances: each a real database on the sandbox's PostgreSQL
+        endpoints["rds"] = _client(state, timeout=5.0).rds_instances()
+    except SandboxError:
+        endpoints["rds"] = []
     return {"running": True, "pid": pid, "port": info["port"], "endpoints": endpoints}
 
 

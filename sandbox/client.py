@@ -127,6 +127,10 @@ class SandboxClient:
         """Every Amplify job the sandbox knows: app_id, branch, jobId, status, sourceUrl, reason, ..."""
         return self._call("GET", "amplify-jobs")
 
+    def rds_instances(self) -> list[dict[str, Any]]:
+        """RDS postgres instances and their real databases: id, region, status, host, port, database, ..."""
+        return self._call("GET", "rds")
+
     def tasks(self) -> list[dict[str, Any]]:
         """ECS service tasks run as local processes: service, task_arn, version, state, pid, port, ..."""
         return self._call("GET", "tasks")

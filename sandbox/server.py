@@ -5,6 +5,7 @@ Each request goes: admin routes (``/_sandbox/...``) | identify the AWS call -> f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -131,6 +132,7 @@ class SandboxApp:
         self.dataplane = dataplane  # sandbox.dataplane.reconciler.DataPlane: tasks, listeners, target health
         self.amplify = amplify  # sandbox.aws.amplify.Amplify: the Amplify API, its uploads, faults and sites
         self.neon: Any = None  # sandbox.neon.NeonApp: the Neon API under /neon/api/v2
+        self.rds: Any = None  # sandbox.aws.rds.RdsStandIn: RDS instances' real databases
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -223,6 +225,8 @@ class SandboxApp:
             response = self.dataplane.admin(request, route)
             if response is not None:
                 return response
+        if route == "rds" and method == "GET" and self.rds is not None:
+            return _json(self.rds.listing())
         return _json({"error": f"no admin route {method} {request.path}"}, status=404)
 
     def admin_faults(self, request: Request) -> Response:
@@ -259,6 +263,11 @@ class SandboxApp:
         self.faults.clear()
         self.log.clear()
         dropped = self.postgres.drop_user_databases() if self.postgres else []
+        if self.rds is not None:
+            self.rds.cleanup()  # its bookkeeping and roles (its databases are dropped above)
+            from sandbox.aws import elasticache
+
+            elasticache.reset()
         neon = {"neon": self.neon.reset()} if self.neon is not None else {}  # re-seeds its project
         return {"reset": True, "dropped_databases": dropped, **neon}
 
@@ -270,6 +279,7 @@ def serve(state: State) -> int:
     postgres = Postgres(state.pg_data, pg_port, state.pg_log)
     dataplane = None
     amplify = None
+    rds_standin = None
     try:
         postgres.init()
         postgres.start()
@@ -308,6 +318,14 @@ def serve(state: State) -> int:
         from sandbox.neon import build as build_neon
 
         app.neon = build_neon(postgres.dsn, postgres.port, faults=app.faults, log=app.log)
+        from sandbox.aws import elasticache, rds
+        from sandbox.neon import PostgresBackend
+
+        rds_standin = rds.RdsStandIn(PostgresBackend(postgres.dsn, postgres.port))
+        rds_standin.cleanup()  # databases left by a sandbox that was killed outright
+        rds.install(rds_standin)
+        elasticache.install()
+        app.rds = rds_standin
         info["endpoints"]["neon"] = f"http://{HOST}:{state.port}{NEON_API}"
         info["endpoints"]["neon_project_id"] = SEED_PROJECT_ID
         dataplane.start()
@@ -328,6 +346,9 @@ def serve(state: State) -> int:
             dataplane.stop()  # task processes and listener proxies
         if amplify is not None:
             amplify.stop()  # the branches' site servers
+        if rds_standin is not None:
+            with contextlib.suppress(Exception):  # best effort: the next up drops what is left
+                rds_standin.cleanup()
         postgres.stop()
         if state.read_pid() == os.getpid():
             state.forget()

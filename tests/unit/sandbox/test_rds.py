@@ -1,0 +1,226 @@
+"""The RDS stand-in's bookkeeping on moto's in-process RDS backend, over a fake PostgreSQL.
+
+The real PostgreSQL side (connections, copies, the endpoint): tests/integration/test_sandbox_rds.py.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from sandbox.aws import rds
+from sandbox.aws.rds import RdsStandIn, fit, free_name, wanted_database
+
+PG_PORT = 5999
+
+
+class FakePostgres:
+    """Databases are dicts of rows; roles a dict of passwords."""
+
+    dsn = "postgresql://postgres@127.0.0.1:5999/postgres"
+    port = PG_PORT
+
+    def __init__(self) -> None:
+        self.databases: dict[str, dict[str, Any]] = {}
+        self.roles: dict[str, str] = {}
+
+    def create_database(self, name: str, owner: str) -> None:
+        assert name not in self.databases
+        self.databases[name] = {"owner": owner, "rows": []}
+
+    def copy_database(self, source: str, target: str, owner: str) -> None:
+        assert target not in self.databases
+        self.databases[target] = {"owner": owner, "rows": copy.deepcopy(self.databases[source]["rows"])}
+
+    def drop_database(self, name: str) -> None:
+        self.databases.pop(name, None)
+
+    def ensure_role(self, name: str, password: str) -> None:
+        self.roles[name] = password
+
+    def drop_role(self, name: str) -> bool:
+        if any(db["owner"] == name for db in self.databases.values()):
+            return False
+        self.roles.pop(name, None)
+        return True
+
+
+class FakeStandIn(RdsStandIn):
+    def __init__(self, pg: FakePostgres) -> None:
+        super().__init__(pg)  # type: ignore[arg-type]
+        self.marked: set[tuple[str, str]] = set()
+        self.closed: set[str] = set()
+
+    def _databases(self) -> set[str]:
+        return set(self.pg.databases) | {"postgres"}  # type: ignore[attr-defined]
+
+    def _mark(self, kind: str, name: str) -> None:
+        self.marked.add((kind.lower(), name))
+
+    def _refuse_connections(self, name: str) -> None:
+        self.closed.add(name)
+
+    def _ensure_role(self, name: str, password: str) -> None:
+        if name not in self.pg.roles:  # type: ignore[attr-defined]
+            self._mark("ROLE", name)
+        self.pg.ensure_role(name, password)
+
+    def _marked(self, catalog: str) -> list[str]:
+        present = self.pg.databases if catalog == "database" else self.pg.roles  # type: ignore[attr-defined]
+        return [name for kind, name in self.marked if kind == catalog and name in present]
+
+
+@pytest.fixture
+def world() -> Iterator[tuple[Any, FakePostgres, FakeStandIn]]:
+    pg = FakePostgres()
+    standin = FakeStandIn(pg)
+    with mock_aws():
+        rds.install(standin)
+        try:
+            yield boto3.client("rds", region_name="eu-west-2"), pg, standin
+        finally:
+            rds.install(None)
+
+
+def create(client: Any, identifier: str = "app-db", **extra: Any) -> dict[str, Any]:
+    params = {
+        "DBInstanceIdentifier": identifier,
+        "Engine": "postgres",
+        "DBInstanceClass": "db.t3.micro",
+        "MasterUsername": "app",
+        "MasterUserPassword": "secret-1",
+        "AllocatedStorage": 20,
+        **extra,
+    }
+    return client.create_db_instance(**params)["DBInstance"]
+
+
+def describe(client: Any, identifier: str) -> dict[str, Any]:
+    return client.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
+
+
+def test_names_fit_postgres_and_avoid_taken_ones() -> None:
+    assert fit("a" * 63) == "a" * 63
+    long = fit("snapshot-" + "x" * 100)
+    assert len(long) == 63 and long.startswith("snapshot-x")
+    assert fit("snapshot-" + "x" * 100) == long and fit("snapshot-" + "x" * 101) != long
+    assert free_name("app", set()) == "app"
+    assert free_name("app", {"app", "app_2"}) == "app_3"
+    assert free_name("postgres", set()) == "postgres_2"
+    assert len(free_name("y" * 70, {fit("y" * 70)})) == 63
+    assert wanted_database("app-db", None) == "app-db"
+    assert wanted_database("app-db", "postgres") == "app-db"
+    assert wanted_database("app-db", "shop") == "shop"
+
+
+def test_create_gives_a_real_database_and_a_loopback_endpoint(world: Any) -> None:
+    client, pg, _ = world
+    created = create(
+        client, DBName="shop", MultiAZ=True, EnablePerformanceInsights=True, DeletionProtection=True
+    )
+    assert created["DBInstanceStatus"] == "creating"
+    assert pg.databases["shop"]["owner"] == "app" and pg.roles["app"] == "secret-1"
+    instance = describe(client, "app-db")
+    assert instance["DBInstanceStatus"] == "available"
+    assert instance["Endpoint"] == {"Address": "127.0.0.1", "Port": PG_PORT}
+    assert instance["DBName"] == "shop"
+    assert instance["MultiAZ"] is True and instance["DeletionProtection"] is True
+    assert instance["PerformanceInsightsEnabled"] is True
+    assert instance["PerformanceInsightsRetentionPeriod"] == 7
+    assert instance["DBSubnetGroup"]["DBSubnetGroupName"] == "default"
+
+
+def test_a_second_instance_with_the_same_dbname_gets_a_free_name(world: Any) -> None:
+    client, pg, _ = world
+    create(client, "one", DBName="shop")
+    create(client, "two", DBName="shop")
+    assert describe(client, "two")["DBName"] == "shop_2"
+    assert {"shop", "shop_2"} <= set(pg.databases)
+
+
+def test_gp3_reads_back_its_baseline(world: Any) -> None:
+    client, _, _ = world
+    create(client, StorageType="gp3")
+    instance = describe(client, "app-db")
+    assert (instance["Iops"], instance["StorageThroughput"]) == (3000, 125)
+
+
+def test_snapshot_then_restore_copies_the_data_as_it_was(world: Any) -> None:
+    client, pg, standin = world
+    create(client)
+    pg.databases["app-db"]["rows"] = [1, 2, 3]
+    snapshot = client.create_db_snapshot(DBSnapshotIdentifier="before", DBInstanceIdentifier="app-db")
+    assert snapshot["DBSnapshot"]["Status"] == "creating"
+    assert (
+        client.describe_db_snapshots(DBSnapshotIdentifier="before")["DBSnapshots"][0]["Status"] == "available"
+    )
+    assert pg.databases["rds_snapshot_before"]["rows"] == [1, 2, 3]
+    assert "rds_snapshot_before" in standin.closed
+    pg.databases["app-db"]["rows"].append(4)
+    client.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="app-db-restored", DBSnapshotIdentifier="before"
+    )
+    restored = describe(client, "app-db-restored")
+    assert restored["DBName"] == "app-db-restored"
+    assert pg.databases["app-db-restored"]["rows"] == [1, 2, 3]
+    client.delete_db_snapshot(DBSnapshotIdentifier="before")
+    assert "rds_snapshot_before" not in pg.databases
+
+
+def test_replica_shares_the_database_and_outlives_its_source(world: Any) -> None:
+    client, pg, standin = world
+    create(client)
+    replica = client.create_db_instance_read_replica(
+        DBInstanceIdentifier="app-db-r1", SourceDBInstanceIdentifier="app-db"
+    )["DBInstance"]
+    assert replica["DBInstanceStatus"] == "creating"
+    assert describe(client, "app-db-r1")["DBName"] == "app-db"
+    assert [r["replica"] for r in standin.listing()] == [False, True]
+    client.delete_db_instance(DBInstanceIdentifier="app-db", SkipFinalSnapshot=True)
+    assert "app-db" in pg.databases  # the replica still points at it
+    client.delete_db_instance(DBInstanceIdentifier="app-db-r1", SkipFinalSnapshot=True)
+    assert "app-db" not in pg.databases and "app" not in pg.roles
+
+
+def test_deletion_protection_refuses_and_keeps_the_database(world: Any) -> None:
+    client, pg, _ = world
+    create(client, DeletionProtection=True)
+    with pytest.raises(ClientError) as caught:
+        client.delete_db_instance(DBInstanceIdentifier="app-db", SkipFinalSnapshot=True)
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterCombination"
+    assert "app-db" in pg.databases
+    client.modify_db_instance(DBInstanceIdentifier="app-db", DeletionProtection=False, ApplyImmediately=True)
+    client.delete_db_instance(DBInstanceIdentifier="app-db", FinalDBSnapshotIdentifier="final")
+    assert "app-db" not in pg.databases and "rds_snapshot_final" in pg.databases
+
+
+def test_modify_sets_the_password_and_performance_insights(world: Any) -> None:
+    client, pg, _ = world
+    create(client)
+    assert describe(client, "app-db")["PerformanceInsightsEnabled"] is False
+    client.modify_db_instance(
+        DBInstanceIdentifier="app-db", MasterUserPassword="secret-2", EnablePerformanceInsights=True
+    )
+    assert pg.roles["app"] == "secret-2"
+    assert describe(client, "app-db")["PerformanceInsightsEnabled"] is True
+
+
+def test_cleanup_forgets_everything_it_made(world: Any) -> None:
+    client, pg, standin = world
+    create(client)
+    client.create_db_snapshot(DBSnapshotIdentifier="s1", DBInstanceIdentifier="app-db")
+    assert sorted(standin.cleanup()) == ["app-db", "rds_snapshot_s1"]
+    assert pg.databases == {} and pg.roles == {} and standin.listing() == []
+
+
+def test_other_engines_stay_records(world: Any) -> None:
+    client, pg, _ = world
+    create(client, Engine="mysql")
+    assert pg.databases == {}
+    assert describe(client, "app-db")["Endpoint"]["Address"].endswith(".rds.amazonaws.com")
