@@ -311,6 +311,10 @@ class Repository:
             return False
         return self._git("cat-file", "-e", f"{ref}^{{commit}}")[0] == 0
 
+    def has_directory(self, commit: str, path: str) -> bool:
+        rc, out, _err = self._git("cat-file", "-t", f"{commit}:{path}")
+        return rc == 0 and out.strip() == "tree"
+
     def is_shallow(self) -> bool:
         rc, out, _err = self._git("rev-parse", "--is-shallow-repository")
         return rc == 0 and out.strip() == "true"
@@ -344,6 +348,12 @@ def deploy_scope(repo: Repository, params: dict[str, Any]) -> tuple[dict[str, An
     migration_patterns = check_patterns("migration_patterns", params["migration_patterns"])
     repo.check()
     commit = repo.resolve("commit", params["commit"] or "HEAD")
+    prefix = (params.get("path_prefix") or "").strip("/")
+    if prefix and not repo.has_directory(commit, prefix):
+        raise ScopeError(
+            f"path_prefix={prefix!r} is not a directory of commit {commit[:SHORT]}: give the application's "
+            "directory relative to the repository's top level"
+        )
     base_given = (params.get("base_commit") or "").strip()
     warnings: list[str] = []
     base, fallback = "", ""
@@ -358,7 +368,7 @@ def deploy_scope(repo: Repository, params: dict[str, Any]) -> tuple[dict[str, An
         base = repo.resolve("base_commit", base_given)
 
     changes: list[dict[str, str]] = repo.changes(base, commit) if base else []
-    changes, ignored = within_prefix(changes, params.get("path_prefix") or "")
+    changes, ignored = within_prefix(changes, prefix)
     classification = classify(changes, patterns, migration_patterns)
 
     if fallback == "first_release":
@@ -370,7 +380,7 @@ def deploy_scope(repo: Repository, params: dict[str, Any]) -> tuple[dict[str, An
     elif not changes:
         since = f"no changes since {base[:SHORT]}"
         if base != commit and ignored:
-            since += f" under {params['path_prefix'].strip('/')}/ ({files(len(ignored))} changed outside it)"
+            since += f" under {prefix}/ ({files(len(ignored))} changed outside it)"
         scope, reasons = nothing(since)
     else:
         scope, reasons = decide(classification, patterns, migration_patterns)

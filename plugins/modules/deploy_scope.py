@@ -79,7 +79,8 @@ options:
     description:
       - Consider only paths under this directory of the repository, with it stripped before matching (an
         application kept in a subdirectory of a larger repository). A rename across its boundary counts as
-        an addition or a deletion; paths outside it are returned in RV(ignored_files).
+        an addition or a deletion; paths outside it are returned in RV(ignored_files). It must be a directory
+        of O(commit).
     type: str
     default: ''
 notes:

@@ -276,6 +276,8 @@ def test_shallow_clone(repo, tmp_path):
         ({"base_commit": "frontend", "commit": "--output=x"}, "commit='--output=x' is not a commit"),
         ({"patterns": {"database": ["db/**"]}}, "patterns.database: unknown component"),
         ({"migration_patterns": ["db/[a.sql", ""]}, "migration_patterns must be a list of non-empty glob"),
+        ({"path_prefix": "services/shops"}, "path_prefix='services/shops' is not a directory of commit "),
+        ({"path_prefix": "README.md"}, "path_prefix='README.md' is not a directory of commit "),
     ],
 )
 def test_errors_name_the_option(repo, args, message):
