@@ -19,7 +19,8 @@ also gets a real database, so the app and its migrations run against it:
   after ending the other sessions on the instance's database (PostgreSQL cannot copy a database in use):
   clients see their connections dropped once and must reconnect. The copy refuses connections.
   moto's automated snapshots stay records only: restoring from one gives an empty database.
-- RestoreDBInstanceFromDBSnapshot: the new instance's database is a copy of the snapshot's copy.
+- RestoreDBInstanceFromDBSnapshot: the new instance's database is a copy of the snapshot's copy, named
+  ``DBName`` when that is free (an in-place restore: the source was deleted first), else after the instance.
   RestoreDBInstanceToPointInTime: a copy of the source's database as it is now (no history).
 - DeleteDBInstance (moto refuses a deletion-protected instance with AWS's InvalidParameterCombination) and
   DeleteDBSnapshot drop the database. A role the stand-in created is dropped once nothing uses it.
@@ -161,14 +162,13 @@ class RdsStandIn:
         with self.lock:
             copy_from = getattr(self.local, "copy_from", None)
             role = db.master_username or "postgres"
-            # A restored instance's database is named after the instance: the snapshot's DBName is taken.
-            restoring = getattr(self.local, "restoring", False)
-            wanted = (
-                db.db_instance_identifier
-                if restoring
-                else wanted_database(db.db_instance_identifier, db.db_name)
-            )
-            name = free_name(wanted, self._databases())
+            taken = self._databases()
+            wanted = wanted_database(db.db_instance_identifier, db.db_name)
+            if getattr(self.local, "restoring", False) and wanted in taken:
+                # Restored beside its source: the snapshot's DBName is taken, so it is named after itself.
+                # Restored in place (the source deleted first, as on AWS), it keeps its DBName.
+                wanted = db.db_instance_identifier
+            name = free_name(wanted, taken)
             password = db_kwargs.get("master_user_password") or secrets.token_urlsafe(16)
             self._ensure_role(role, password)
             if copy_from:

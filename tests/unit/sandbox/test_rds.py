@@ -76,19 +76,33 @@ class FakeStandIn(RdsStandIn):
         return [name for kind, name in self.marked if kind == catalog and name in present]
 
 
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    """One moto for the module (starting one costs about a second); each test uses identifiers of its own."""
+    with mock_aws():
+        yield boto3.client("rds", region_name="eu-west-2")
+
+
 @pytest.fixture
-def world() -> Iterator[tuple[Any, FakePostgres, FakeStandIn]]:
+def world(
+    client: Any, request: pytest.FixtureRequest
+) -> Iterator[tuple[Any, FakePostgres, FakeStandIn, str]]:
+    """moto's RDS client, a fresh fake PostgreSQL and stand-in, and this test's instance identifier."""
     pg = FakePostgres()
     standin = FakeStandIn(pg)
-    with mock_aws():
-        rds.install(standin)
-        try:
-            yield boto3.client("rds", region_name="eu-west-2"), pg, standin
-        finally:
-            rds.install(None)
+    rds.install(standin)
+    try:
+        yield (
+            client,
+            pg,
+            standin,
+            f"db-{request.node.name.removeprefix('test_').replace('_', '-')}"[:30].rstrip("-"),
+        )
+    finally:
+        rds.install(None)
 
 
-def create(client: Any, identifier: str = "app-db", **extra: Any) -> dict[str, Any]:
+def create(client: Any, identifier: str, **extra: Any) -> dict[str, Any]:
     params = {
         "DBInstanceIdentifier": identifier,
         "Engine": "postgres",
@@ -120,13 +134,13 @@ def test_names_fit_postgres_and_avoid_taken_ones() -> None:
 
 
 def test_create_gives_a_real_database_and_a_loopback_endpoint(world: Any) -> None:
-    client, pg, _ = world
+    client, pg, _, db = world
     created = create(
-        client, DBName="shop", MultiAZ=True, EnablePerformanceInsights=True, DeletionProtection=True
+        client, db, DBName="shop", MultiAZ=True, EnablePerformanceInsights=True, DeletionProtection=True
     )
     assert created["DBInstanceStatus"] == "creating"
     assert pg.databases["shop"]["owner"] == "app" and pg.roles["app"] == "secret-1"
-    instance = describe(client, "app-db")
+    instance = describe(client, db)
     assert instance["DBInstanceStatus"] == "available"
     assert instance["Endpoint"] == {"Address": "127.0.0.1", "Port": PG_PORT}
     assert instance["DBName"] == "shop"
@@ -137,90 +151,103 @@ def test_create_gives_a_real_database_and_a_loopback_endpoint(world: Any) -> Non
 
 
 def test_a_second_instance_with_the_same_dbname_gets_a_free_name(world: Any) -> None:
-    client, pg, _ = world
-    create(client, "one", DBName="shop")
-    create(client, "two", DBName="shop")
-    assert describe(client, "two")["DBName"] == "shop_2"
+    client, pg, _, db = world
+    create(client, f"{db}-1", DBName="shop")
+    create(client, f"{db}-2", DBName="shop")
+    assert describe(client, f"{db}-2")["DBName"] == "shop_2"
     assert {"shop", "shop_2"} <= set(pg.databases)
 
 
 def test_gp3_reads_back_its_baseline(world: Any) -> None:
-    client, _, _ = world
-    create(client, StorageType="gp3")
-    instance = describe(client, "app-db")
+    client, _, _, db = world
+    create(client, db, StorageType="gp3")
+    instance = describe(client, db)
     assert (instance["Iops"], instance["StorageThroughput"]) == (3000, 125)
 
 
 def test_snapshot_then_restore_copies_the_data_as_it_was(world: Any) -> None:
-    client, pg, standin = world
-    create(client)
-    pg.databases["app-db"]["rows"] = [1, 2, 3]
-    snapshot = client.create_db_snapshot(DBSnapshotIdentifier="before", DBInstanceIdentifier="app-db")
+    client, pg, standin, db = world
+    create(client, db)
+    pg.databases[db]["rows"] = [1, 2, 3]
+    snapshot = client.create_db_snapshot(DBSnapshotIdentifier=f"{db}-before", DBInstanceIdentifier=db)
     assert snapshot["DBSnapshot"]["Status"] == "creating"
     assert (
-        client.describe_db_snapshots(DBSnapshotIdentifier="before")["DBSnapshots"][0]["Status"] == "available"
+        client.describe_db_snapshots(DBSnapshotIdentifier=f"{db}-before")["DBSnapshots"][0]["Status"]
+        == "available"
     )
-    assert pg.databases["rds_snapshot_before"]["rows"] == [1, 2, 3]
-    assert "rds_snapshot_before" in standin.closed
-    pg.databases["app-db"]["rows"].append(4)
+    assert pg.databases[f"rds_snapshot_{db}-before"]["rows"] == [1, 2, 3]
+    assert f"rds_snapshot_{db}-before" in standin.closed
+    pg.databases[db]["rows"].append(4)
     client.restore_db_instance_from_db_snapshot(
-        DBInstanceIdentifier="app-db-restored", DBSnapshotIdentifier="before"
+        DBInstanceIdentifier=f"{db}-restored", DBSnapshotIdentifier=f"{db}-before"
     )
-    restored = describe(client, "app-db-restored")
-    assert restored["DBName"] == "app-db-restored"
-    assert pg.databases["app-db-restored"]["rows"] == [1, 2, 3]
-    client.delete_db_snapshot(DBSnapshotIdentifier="before")
-    assert "rds_snapshot_before" not in pg.databases
+    restored = describe(client, f"{db}-restored")
+    assert restored["DBName"] == f"{db}-restored"
+    assert pg.databases[f"{db}-restored"]["rows"] == [1, 2, 3]
+    client.delete_db_snapshot(DBSnapshotIdentifier=f"{db}-before")
+    assert f"rds_snapshot_{db}-before" not in pg.databases
+
+
+def test_restore_in_place_keeps_the_dbname(world: Any) -> None:
+    client, pg, _, db = world
+    create(client, db, DBName="shop")
+    pg.databases["shop"]["rows"] = ["kept"]
+    client.create_db_snapshot(DBSnapshotIdentifier=f"{db}-before", DBInstanceIdentifier=db)
+    pg.databases["shop"]["rows"] = ["broken"]
+    client.delete_db_instance(DBInstanceIdentifier=db, SkipFinalSnapshot=True)
+    client.restore_db_instance_from_db_snapshot(DBInstanceIdentifier=db, DBSnapshotIdentifier=f"{db}-before")
+    assert describe(client, db)["DBName"] == "shop"
+    assert pg.databases["shop"]["rows"] == ["kept"]
 
 
 def test_replica_shares_the_database_and_outlives_its_source(world: Any) -> None:
-    client, pg, standin = world
-    create(client)
+    client, pg, standin, db = world
+    create(client, db)
     replica = client.create_db_instance_read_replica(
-        DBInstanceIdentifier="app-db-r1", SourceDBInstanceIdentifier="app-db"
+        DBInstanceIdentifier=f"{db}-r1", SourceDBInstanceIdentifier=db
     )["DBInstance"]
     assert replica["DBInstanceStatus"] == "creating"
-    assert describe(client, "app-db-r1")["DBName"] == "app-db"
+    assert describe(client, f"{db}-r1")["DBName"] == db
     assert [r["replica"] for r in standin.listing()] == [False, True]
-    client.delete_db_instance(DBInstanceIdentifier="app-db", SkipFinalSnapshot=True)
-    assert "app-db" in pg.databases  # the replica still points at it
-    client.delete_db_instance(DBInstanceIdentifier="app-db-r1", SkipFinalSnapshot=True)
-    assert "app-db" not in pg.databases and "app" not in pg.roles
+    client.delete_db_instance(DBInstanceIdentifier=db, SkipFinalSnapshot=True)
+    assert db in pg.databases  # the replica still points at it
+    client.delete_db_instance(DBInstanceIdentifier=f"{db}-r1", SkipFinalSnapshot=True)
+    assert db not in pg.databases and "app" not in pg.roles
 
 
 def test_deletion_protection_refuses_and_keeps_the_database(world: Any) -> None:
-    client, pg, _ = world
-    create(client, DeletionProtection=True)
+    client, pg, _, db = world
+    create(client, db, DeletionProtection=True)
     with pytest.raises(ClientError) as caught:
-        client.delete_db_instance(DBInstanceIdentifier="app-db", SkipFinalSnapshot=True)
+        client.delete_db_instance(DBInstanceIdentifier=db, SkipFinalSnapshot=True)
     assert caught.value.response["Error"]["Code"] == "InvalidParameterCombination"
-    assert "app-db" in pg.databases
-    client.modify_db_instance(DBInstanceIdentifier="app-db", DeletionProtection=False, ApplyImmediately=True)
-    client.delete_db_instance(DBInstanceIdentifier="app-db", FinalDBSnapshotIdentifier="final")
-    assert "app-db" not in pg.databases and "rds_snapshot_final" in pg.databases
+    assert db in pg.databases
+    client.modify_db_instance(DBInstanceIdentifier=db, DeletionProtection=False, ApplyImmediately=True)
+    client.delete_db_instance(DBInstanceIdentifier=db, FinalDBSnapshotIdentifier=f"{db}-final")
+    assert db not in pg.databases and f"rds_snapshot_{db}-final" in pg.databases
 
 
 def test_modify_sets_the_password_and_performance_insights(world: Any) -> None:
-    client, pg, _ = world
-    create(client)
-    assert describe(client, "app-db")["PerformanceInsightsEnabled"] is False
+    client, pg, _, db = world
+    create(client, db)
+    assert describe(client, db)["PerformanceInsightsEnabled"] is False
     client.modify_db_instance(
-        DBInstanceIdentifier="app-db", MasterUserPassword="secret-2", EnablePerformanceInsights=True
+        DBInstanceIdentifier=db, MasterUserPassword="secret-2", EnablePerformanceInsights=True
     )
     assert pg.roles["app"] == "secret-2"
-    assert describe(client, "app-db")["PerformanceInsightsEnabled"] is True
+    assert describe(client, db)["PerformanceInsightsEnabled"] is True
 
 
 def test_cleanup_forgets_everything_it_made(world: Any) -> None:
-    client, pg, standin = world
-    create(client)
-    client.create_db_snapshot(DBSnapshotIdentifier="s1", DBInstanceIdentifier="app-db")
-    assert sorted(standin.cleanup()) == ["app-db", "rds_snapshot_s1"]
+    client, pg, standin, db = world
+    create(client, db)
+    client.create_db_snapshot(DBSnapshotIdentifier=f"{db}-s1", DBInstanceIdentifier=db)
+    assert sorted(standin.cleanup()) == [db, f"rds_snapshot_{db}-s1"]
     assert pg.databases == {} and pg.roles == {} and standin.listing() == []
 
 
 def test_other_engines_stay_records(world: Any) -> None:
-    client, pg, _ = world
-    create(client, Engine="mysql")
+    client, pg, _, db = world
+    create(client, db, Engine="mysql")
     assert pg.databases == {}
-    assert describe(client, "app-db")["Endpoint"]["Address"].endswith(".rds.amazonaws.com")
+    assert describe(client, db)["Endpoint"]["Address"].endswith(".rds.amazonaws.com")
