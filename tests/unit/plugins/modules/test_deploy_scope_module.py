@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -106,16 +107,17 @@ def repo(tmp_path_factory) -> Path:
 def run_module(args: dict, check: bool = False) -> dict:
     """The module's result, run as Ansible runs it: ``python <module> <args file>``."""
     arguments = {**args, "_ansible_check_mode": check}
-    args_file = Path(args.get("repo_path", "/tmp")).parent / "args.json"
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": arguments}))
-    completed = subprocess.run(
-        [sys.executable, "-m", MODULE, str(args_file)],
-        env={**os.environ, "PYTHONPATH": str(COLLECTIONS)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as args_file:
+        json.dump({"ANSIBLE_MODULE_ARGS": arguments}, args_file)
+        args_file.flush()
+        completed = subprocess.run(
+            [sys.executable, "-m", MODULE, args_file.name],
+            env={**os.environ, "PYTHONPATH": str(COLLECTIONS)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     result = json.loads(completed.stdout)
     result["warnings"] = [w["event"]["msg"] if isinstance(w, dict) else w for w in result.get("warnings", [])]
     return result
