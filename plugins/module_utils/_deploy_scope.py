@@ -253,7 +253,8 @@ def decide(
         if found:
             reasons[key] = "; ".join(found)
             continue
-        listed = [p for group in groups for p in ({**patterns, "migrations": migration_patterns}[group])]
+        every = {**patterns, "migrations": migration_patterns}
+        listed = list(dict.fromkeys(p for group in groups for p in every[group]))  # once each, in order
         names = ", ".join(groups[:-1]) + " or " + groups[-1] if len(groups) > 1 else groups[0]
         reasons[key] = f"no change matches {names} patterns ({', '.join(listed) or 'none'})"
         if unmatched:

@@ -140,6 +140,8 @@ def test_shared_reason_says_shared():
     assert reasons["backend"] == "1 file matches shared pnpm-lock.yaml: pnpm-lock.yaml"
     assert reasons["frontend"] == reasons["backend"]
     assert reasons["infrastructure"].startswith("no change matches infrastructure patterns")
+    _scope, reasons, _ = scope_of(changes("apps/client-ui/a.ts"))
+    assert reasons["backend"].count("**/*.sql") == 1  # listed by backend and migrations, named once
 
 
 def test_rename_counts_both_paths():
