@@ -42,6 +42,20 @@ class Check:
         )
 
 
+def reach(url: str, url_map: Mapping[str, str]) -> str:
+    """The address to send ``url``'s request to: the longest prefix of ``url_map`` that ``url`` starts with
+    (at a boundary: the end, ``/`` or ``?``) replaced by its value; ``url`` itself when none matches."""
+    best = ""
+    for prefix in (key.rstrip("/") for key in url_map):
+        boundary = url[len(prefix) : len(prefix) + 1]
+        if prefix and url.startswith(prefix) and boundary in ("", "/", "?") and len(prefix) > len(best):
+            best = prefix
+    if not best:
+        return url
+    replacement = url_map[best] if best in url_map else url_map[best + "/"]
+    return replacement.rstrip("/") + url[len(best) :]
+
+
 def mismatch(check: Check, status: int, body: str) -> str | None:
     """Why one answer does not meet the check's expectations; None when it does."""
     if status != check.expect_status:
@@ -69,17 +83,19 @@ def run_check(
     attempts: int,
     delay: float,
     timeout: float,
+    url_map: Mapping[str, str] | None = None,
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
     """Try ``check`` up to ``attempts`` times, ``delay`` seconds apart; the result the module returns."""
     started = monotonic()
+    address = reach(check.url, url_map or {})
     status: int | None = None
     problem = "not tried"
     tried = 0
     for tried in range(1, max(attempts, 1) + 1):
         try:
-            status, body = fetch(check.url, timeout)
+            status, body = fetch(address, timeout)
         except FetchError as error:
             status, problem = None, str(error)
         else:
@@ -91,6 +107,7 @@ def run_check(
     return {
         "name": check.name,
         "url": check.url,
+        "reached_at": address,
         "passed": problem is None,
         "status": status,
         "attempts": tried,
@@ -105,6 +122,7 @@ def run_checks(
     attempts: int,
     delay: float,
     timeout: float,
+    url_map: Mapping[str, str] | None = None,
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[dict[str, Any]]:
@@ -113,7 +131,7 @@ def run_checks(
         return []
     with ThreadPoolExecutor(max_workers=min(len(checks), 8)) as pool:
         futures = [
-            pool.submit(run_check, check, fetch, attempts, delay, timeout, monotonic, sleep)
+            pool.submit(run_check, check, fetch, attempts, delay, timeout, url_map, monotonic, sleep)
             for check in checks
         ]
         return [future.result() for future in futures]

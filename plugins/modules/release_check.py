@@ -57,6 +57,15 @@ options:
     description: Seconds one request may take.
     type: float
     default: 10
+  url_map:
+    description:
+      - Reach some URLs at another address, as C(curl --resolve) would, for example a load balancer's name
+        before its DNS exists, or a rehearsal environment whose names only resolve through it. Maps a URL
+        prefix (scheme, host, optional port and path) to the prefix to request instead; the longest prefix
+        that matches at a C(/), C(?) or the end wins. The results keep the URL checked and say where it was
+        reached (RV(checks[].reached_at)).
+    type: dict
+    default: {}
   validate_certs:
     description: Verify HTTPS certificates.
     type: bool
@@ -98,6 +107,9 @@ checks:
     url:
       description: The URL checked.
       type: str
+    reached_at:
+      description: Where its requests went (the URL itself unless O(url_map) maps it).
+      type: str
     passed:
       description: Whether the last attempt met every expectation.
       type: bool
@@ -116,6 +128,7 @@ checks:
   sample:
     - name: health
       url: http://lb/health
+      reached_at: http://lb/health
       passed: true
       status: 200
       attempts: 1
@@ -168,6 +181,7 @@ def main():
             retries=dict(type="int", default=10),
             delay=dict(type="float", default=2),
             timeout=dict(type="float", default=10),
+            url_map=dict(type="dict", default={}),
             validate_certs=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
@@ -179,6 +193,7 @@ def main():
         attempts=params["retries"] + 1,
         delay=params["delay"],
         timeout=params["timeout"],
+        url_map=params["url_map"],
     )
     problem = failure_message(results)
     if problem:

@@ -8,6 +8,7 @@ from ansible_collections.macroai.deploy.plugins.module_utils._release_check impo
     FetchError,
     failure_message,
     mismatch,
+    reach,
     run_check,
     run_checks,
 )
@@ -105,3 +106,39 @@ def test_run_checks_keeps_the_order_and_the_message_names_each_failure() -> None
     assert "health" not in message
     assert failure_message(results[:1]) is None
     assert run_checks([], fetch, 1, 0, 1.0) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "reached"),
+    [
+        ("http://lb.example/health", "http://127.0.0.1:4001/health"),
+        ("http://lb.example", "http://127.0.0.1:4001"),
+        ("http://lb.example:8080/health", "http://127.0.0.1:4002/health"),
+        ("http://lb.example.org/health", "http://lb.example.org/health"),
+        ("https://main.d1.amplifyapp.com/", "http://127.0.0.1:4003/"),
+        ("https://main.d1.amplifyapp.com/api/version?x=1", "http://127.0.0.1:4004/version?x=1"),
+        ("http://elsewhere/", "http://elsewhere/"),
+    ],
+)
+def test_reach_maps_the_longest_prefix_at_a_boundary(url: str, reached: str) -> None:
+    url_map = {
+        "http://lb.example": "http://127.0.0.1:4001",
+        "http://lb.example:8080/": "http://127.0.0.1:4002/",
+        "https://main.d1.amplifyapp.com": "http://127.0.0.1:4003",
+        "https://main.d1.amplifyapp.com/api": "http://127.0.0.1:4004",
+    }
+    assert reach(url, url_map) == reached
+
+
+def test_a_mapped_check_reports_the_url_and_where_it_went() -> None:
+    seen: list[str] = []
+
+    def fetch(url: str, timeout: float) -> tuple[int, str]:
+        seen.append(url)
+        return 200, "ok"
+
+    result = run_check(
+        Check("h", "http://lb.example/health"), fetch, 1, 0, 1.0, {"http://lb.example": "http://l:1"}
+    )
+    assert seen == ["http://l:1/health"]
+    assert result["url"] == "http://lb.example/health" and result["reached_at"] == "http://l:1/health"
