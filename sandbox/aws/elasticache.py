@@ -14,6 +14,10 @@ short, :func:`install` wraps its methods once, in the server process:
 - NodeGroups gain ``ReaderEndpoint`` (moto computes it but does not answer it).
 - Checks AWS makes: Multi-AZ needs automatic failover; automatic failover needs at least two nodes; an AUTH
   token needs encryption in transit (InvalidParameterCombination / InvalidParameterValue).
+- Each node is also a cache cluster (DescribeCacheClusters answers it with the group's ReplicationGroupId,
+  SecurityGroups, CacheSubnetGroupName and EngineVersion), as on AWS; deleting the group deletes them.
+- IncreaseReplicaCount and DecreaseReplicaCount (moto has neither), cluster mode disabled: nodes are
+  added or removed (``NewReplicaCount`` or ``ReplicasToRemove``), status ``modifying`` until the next look.
 - ModifyReplicationGroup also applies TransitEncryptionEnabled, TransitEncryptionMode, AuthToken with
   AuthTokenUpdateStrategy (ROTATE, SET, DELETE), SecurityGroupIds, SnapshotWindow, PreferredMaintenanceWindow,
   CacheParameterGroupName, EngineVersion and AutoMinorVersionUpgrade (moto applies only the description,
@@ -30,6 +34,7 @@ _LOCK = threading.RLock()
 _PENDING: list[Any] = []  # groups answered creating/modifying: available on the next look
 _DELETING: list[tuple[Any, str]] = []  # (backend, group id) answered deleting: gone on the next look
 _ACTIVE = False
+DEFAULT_ENGINE_VERSION = {"valkey": "8.0", "redis": "7.1"}  # what AWS picks when none is asked for
 
 
 def _errors() -> tuple[type[Exception], type[Exception]]:
@@ -71,6 +76,129 @@ def _add_reader_endpoints(group: Any) -> None:
             node_group["reader_endpoint"] = {"address": address, "port": group.port}
 
 
+def _add_cache_cluster(backend: Any, group: Any, cluster_id: str) -> None:
+    """The node ``cluster_id`` of ``group`` as moto's cache cluster, as DescribeCacheClusters shows it."""
+    import inspect
+
+    names = [name for name in inspect.signature(backend.create_cache_cluster).parameters if name != "self"]
+    arguments: dict[str, Any] = dict.fromkeys(names)
+    arguments.update(
+        cache_cluster_id=cluster_id,
+        replication_group_id=group.replication_group_id,
+        cache_node_type=group.cache_node_type,
+        engine=group.engine,
+        engine_version=group.engine_version,
+        cache_subnet_group_name=group.cache_subnet_group_name,
+        security_group_ids=list(group.security_group_ids or []),
+        port=group.port,
+        transit_encryption_enabled=group.transit_encryption_enabled,
+        log_delivery_configurations=[],
+    )
+    backend.cache_clusters.pop(cluster_id, None)
+    cluster = backend.create_cache_cluster(**arguments)
+    _sync_cluster(group, cluster)
+
+
+def _sync_cluster(group: Any, cluster: Any) -> None:
+    """What a node shares with its group (moto keeps none of it for a non-redis engine)."""
+    cluster.replication_group_id = group.replication_group_id
+    cluster.num_cache_nodes = 1
+    cluster.engine = group.engine
+    cluster.engine_version = group.engine_version or DEFAULT_ENGINE_VERSION.get(group.engine or "")
+    cluster.cache_node_type = group.cache_node_type
+    cluster.cache_subnet_group_name = group.cache_subnet_group_name
+    cluster.security_group_ids = list(group.security_group_ids or [])
+    cluster.security_groups = [
+        {"SecurityGroupId": sg, "Status": "active"} for sg in cluster.security_group_ids
+    ]
+    cluster.transit_encryption_enabled = bool(group.transit_encryption_enabled)
+    cluster.at_rest_encryption_enabled = bool(group.at_rest_encryption_enabled)
+    cluster.auth_token_enabled = bool(group.auth_token_enabled)
+
+
+def _sync_members(backend: Any, group: Any) -> None:
+    for cluster_id in group.member_clusters:
+        cluster = backend.cache_clusters.get(cluster_id)
+        if cluster is not None:
+            _sync_cluster(group, cluster)
+
+
+def set_replica_count(backend: Any, group: Any, replicas: int, remove: list[str] | None = None) -> None:
+    """Cluster mode disabled: add or remove replica nodes until the group has ``replicas`` of them."""
+    _, value = _errors()
+    if group.cluster_mode == "enabled":
+        raise value("The sandbox changes replica counts of cluster-mode-disabled groups only.")
+    node_group = group.node_groups[0]
+    members = node_group["node_group_members"]
+    if remove:
+        unknown = [cid for cid in remove if cid not in group.member_clusters]
+        if unknown:
+            raise value(
+                f"ReplicasToRemove: {', '.join(unknown)} are not nodes of {group.replication_group_id}"
+            )
+        replicas = len(members) - 1 - len(remove)
+    if replicas < 0 or replicas > 5:
+        raise value("NewReplicaCount must be between 0 and 5.")
+    if replicas < 1 and group.automatic_failover == "enabled":
+        combination, _ = _errors()
+        raise combination(
+            "Automatic failover needs at least one replica: disable it before removing the last."
+        )
+    doomed = list(remove or [])
+    replica_ids = [m["cache_cluster_id"] for m in members if m.get("current_role") != "primary"]
+    while len(replica_ids) - len(doomed) > replicas:
+        doomed.append(next(cid for cid in reversed(replica_ids) if cid not in doomed))
+    for cluster_id in doomed:
+        node_group["node_group_members"] = [
+            m for m in node_group["node_group_members"] if m["cache_cluster_id"] != cluster_id
+        ]
+        group.member_clusters.remove(cluster_id)
+        backend.cache_clusters.pop(cluster_id, None)
+    domain = node_group["primary_endpoint"]["address"].partition(".")[2]
+    number = 1
+    while len(node_group["node_group_members"]) - 1 < replicas:
+        number += 1
+        cluster_id = f"{group.replication_group_id}-{number:03d}"
+        if cluster_id in group.member_clusters:
+            continue
+        node_group["node_group_members"].append(
+            {
+                "cache_cluster_id": cluster_id,
+                "cache_node_id": node_group["node_group_id"],
+                "read_endpoint": {"address": f"{cluster_id}.{domain}", "port": group.port},
+                "preferred_availability_zone": "us-east-1b",
+                "current_role": "replica",
+            }
+        )
+        group.member_clusters.append(cluster_id)
+        _add_cache_cluster(backend, group, cluster_id)
+    with _LOCK:
+        group.status = "modifying"
+        _PENDING.append(group)
+
+
+def _replica_count_response(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+    from moto.elasticache.exceptions import ReplicationGroupNotFound
+
+    group_id = self._get_param("ReplicationGroupId")
+    backend = self.elasticache_backend
+    if _ACTIVE:
+        settle()
+    group = backend.replication_groups.get(group_id)
+    if group is None:
+        raise ReplicationGroupNotFound(group_id)
+    if group.status != "available":
+        raise _invalid_state(f"Replication group {group_id} is {group.status}, not available.")
+    count = self._get_int_param("NewReplicaCount")
+    remove = self._get_param("ReplicasToRemove") or None
+    if count is None and not remove:
+        _, value = _errors()
+        raise value("Give NewReplicaCount (or, to decrease, ReplicasToRemove).")
+    set_replica_count(backend, group, count if count is not None else 0, remove)
+    return ActionResult({"ReplicationGroup": group})
+
+
 def _create_replication_group(self: Any, **kwargs: Any) -> Any:
     if not _ACTIVE:
         return _ORIGINAL["create_replication_group"](self, **kwargs)
@@ -80,6 +208,8 @@ def _create_replication_group(self: Any, **kwargs: Any) -> Any:
         kwargs["replicas_per_node_group"] = int(kwargs["num_cache_clusters"]) - 1
     group = _ORIGINAL["create_replication_group"](self, **kwargs)
     _add_reader_endpoints(group)
+    for cluster_id in group.member_clusters:
+        _add_cache_cluster(self, group, cluster_id)
     with _LOCK:
         group.status = "creating"
         for node_group in group.node_groups:
@@ -101,6 +231,8 @@ def settle() -> None:
             group = backend.replication_groups.pop(group_id, None)
             if group is not None:
                 backend.tagging_service.delete_all_tags_for_resource(group.arn)
+                for cluster_id in group.member_clusters:
+                    backend.cache_clusters.pop(cluster_id, None)
         _DELETING.clear()
 
 
@@ -196,6 +328,7 @@ def _modify_replication_group_response(self: Any) -> Any:
     result = _ORIGINAL["modify_replication_group_response"](self)
     group = groups.get(group_id)
     if group is not None:
+        _sync_members(self.elasticache_backend, group)
         with _LOCK:
             group.status = "modifying"
             _PENDING.append(group)
@@ -226,3 +359,5 @@ def install(active: bool = True) -> None:
         setattr(ElastiCacheBackend, name, wrapper)
     _ORIGINAL["modify_replication_group_response"] = ElastiCacheResponse.modify_replication_group
     ElastiCacheResponse.modify_replication_group = _modify_replication_group_response
+    ElastiCacheResponse.increase_replica_count = _replica_count_response
+    ElastiCacheResponse.decrease_replica_count = _replica_count_response

@@ -142,3 +142,37 @@ def test_auth_token_strategies() -> None:
         group, {"TransitEncryptionEnabled": "true", "AutoMinorVersionUpgrade": "false"}
     )
     assert group.transit_encryption_enabled is True and group.auto_minor_version_upgrade is False
+
+
+def test_each_node_is_a_cache_cluster_of_the_group(cache: Any) -> None:
+    create(cache, "rg-members", SecurityGroupIds=["sg-1"])
+    cluster = cache.describe_cache_clusters(CacheClusterId="rg-members-002")["CacheClusters"][0]
+    assert cluster["ReplicationGroupId"] == "rg-members"
+    assert cluster["SecurityGroups"] == [{"SecurityGroupId": "sg-1", "Status": "active"}]
+    assert (cluster["Engine"], cluster["EngineVersion"]) == ("valkey", "8.0")
+    describe(cache, "rg-members")
+    cache.modify_replication_group(
+        ReplicationGroupId="rg-members", SecurityGroupIds=["sg-2"], ApplyImmediately=True
+    )
+    cluster = cache.describe_cache_clusters(CacheClusterId="rg-members-001")["CacheClusters"][0]
+    assert [sg["SecurityGroupId"] for sg in cluster["SecurityGroups"]] == ["sg-2"]
+
+
+def test_replica_count_goes_up_and_down(cache: Any) -> None:
+    create(cache, "rg-count")
+    describe(cache, "rg-count")
+    grown = cache.increase_replica_count(
+        ReplicationGroupId="rg-count", NewReplicaCount=3, ApplyImmediately=True
+    )
+    assert grown["ReplicationGroup"]["Status"] == "modifying"
+    group = describe(cache, "rg-count")
+    assert group["MemberClusters"] == [f"rg-count-00{n}" for n in (1, 2, 3, 4)]
+    assert cache.describe_cache_clusters(CacheClusterId="rg-count-004")["CacheClusters"]
+    cache.decrease_replica_count(ReplicationGroupId="rg-count", NewReplicaCount=1, ApplyImmediately=True)
+    assert describe(cache, "rg-count")["MemberClusters"] == ["rg-count-001", "rg-count-002"]
+    with pytest.raises(ClientError) as caught:
+        cache.describe_cache_clusters(CacheClusterId="rg-count-004")
+    assert caught.value.response["Error"]["Code"] == "CacheClusterNotFound"
+    with pytest.raises(ClientError) as refused:  # automatic failover keeps one replica
+        cache.decrease_replica_count(ReplicationGroupId="rg-count", NewReplicaCount=0, ApplyImmediately=True)
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterCombination"
