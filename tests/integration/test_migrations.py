@@ -1,0 +1,276 @@
+"""The migration step (roles/data tasks_from: migrate) in the sandbox, on real PostgreSQL.
+
+The step's own scenarios run it in a small play against a Neon project of their own in the emulator, with
+the ``data`` and ``compute`` facts the earlier phases publish: the migrations run as a one-off ECS task and
+the restore point is a backup branch; a failing migration restores the production branch (schema and every
+row identical, by checksum) and fails with what happened and what to do; release_migrate false skips it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from support import REGION, REPO_ROOT, ansible_env, aws_client, run_playbook
+
+from sandbox.client import SandboxClient
+
+pytestmark = pytest.mark.integration
+
+PREFIX = f"mg{uuid.uuid4().hex[:6]}"
+API_KEY = f"napi_{uuid.uuid4().hex}"
+MIGRATIONS = REPO_ROOT / "examples" / "app" / "migrations"
+SEEDED = [("anvil", 3), ("bucket", 12), ("compass", 1)]
+
+
+def database_checksum(uri: str) -> dict[str, str]:
+    """Schema (tables, columns, constraints, indexes) and every row of every table in ``public``, hashed."""
+    with psycopg.connect(uri) as conn:
+        schema = conn.execute(
+            "SELECT md5(string_agg(line, E'\\n' ORDER BY line)) FROM ("
+            " SELECT concat_ws(' ', table_name, column_name, data_type, is_nullable, column_default) AS line"
+            " FROM information_schema.columns WHERE table_schema = 'public'"
+            " UNION ALL SELECT conrelid::regclass || ' ' || pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE connamespace = 'public'::regnamespace"
+            " UNION ALL SELECT indexdef FROM pg_indexes WHERE schemaname = 'public') AS lines"
+        ).fetchone()
+        sums = {"schema": str(schema[0] if schema else "")}
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
+        ).fetchall()
+        for (table,) in tables:
+            rows = "md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), ''))"
+            row = conn.execute(f'SELECT count(*), {rows} FROM "{table}" t').fetchone()
+            sums[table] = f"{row[0]}:{row[1]}" if row else ""
+    return sums
+
+
+class Neon:
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.project_id = ""
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base_url + path, data=data, method=method)
+        request.add_header("Authorization", f"Bearer {API_KEY}")
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as err:
+            raise AssertionError(f"{method} {path}: {err.code} {err.read().decode()}") from err
+
+    def settle(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            operations = self.call("GET", f"/projects/{self.project_id}/operations")["operations"]
+            if all(op["status"] == "finished" for op in operations):
+                return
+            time.sleep(0.1)
+        raise AssertionError("the Neon project's operations did not finish")
+
+    def branch(self, name: str) -> dict[str, Any] | None:
+        branches = self.call("GET", f"/projects/{self.project_id}/branches")["branches"]
+        return next((b for b in branches if b["name"] == name), None)
+
+    def uri(self, branch_id: str) -> str:
+        query = f"?branch_id={branch_id}&database_name=neondb&role_name=neondb_owner"
+        return self.call("GET", f"/projects/{self.project_id}/connection_uri{query}")["uri"]
+
+
+@dataclass
+class Step:
+    sandbox: SandboxClient
+    scratch: Path
+    neon: Neon
+    database_url: str
+    facts: dict[str, Any]
+
+    def run(self, *flags: str, **extra_vars: Any) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+        """The migration step in one play; (the run, the migration fact it published)."""
+        connection = {"endpoint_url": self.sandbox.base_url, "access_key": "testing", "secret_key": "testing"}
+        play = {
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "vars": {
+                "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                **self.facts,
+                **extra_vars,
+            },
+            "module_defaults": {"group/macroai.deploy.aws": connection},
+            "tasks": [
+                {"ansible.builtin.import_role": {"name": "macroai.deploy.data", "tasks_from": "migrate"}},
+            ],
+        }
+        path = self.scratch / f"migrate-{uuid.uuid4().hex[:6]}.yml"
+        path.write_text(json.dumps([play]))
+        completed = run_playbook(
+            path, extra_args=flags, env=ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.posix.json"), timeout=300
+        )
+        try:
+            tasks = json.loads(completed.stdout)["plays"][0]["tasks"]
+        except (ValueError, KeyError, IndexError):
+            pytest.fail(f"ansible-playbook gave no result:\n{completed.stdout}\n{completed.stderr}")
+        fact: dict[str, Any] = {}
+        for task in tasks:
+            fact = task["hosts"]["localhost"].get("ansible_facts", {}).get("migration", fact)
+        return completed, fact
+
+
+def failed_message(completed: subprocess.CompletedProcess[str]) -> str:
+    tasks = json.loads(completed.stdout)["plays"][0]["tasks"]
+    last = tasks[-1]["hosts"]["localhost"]
+    assert last.get("failed"), last
+    return str(last["msg"])
+
+
+@pytest.fixture(scope="module")
+def step(sandbox: SandboxClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Step]:
+    neon = Neon(sandbox.neon_url())
+    neon.project_id = neon.call("POST", "/projects", {"project": {"name": PREFIX}})["project"]["id"]
+    neon.settle()
+    production = neon.call(
+        "POST",
+        f"/projects/{neon.project_id}/branches",
+        {"branch": {"name": "production"}, "endpoints": [{"type": "read_write"}]},
+    )["branch"]
+    neon.settle()
+    database_url = neon.uri(production["id"])
+    ecs, logs, secrets = (aws_client(sandbox, s) for s in ("ecs", "logs", "secretsmanager"))
+    ecs.create_cluster(clusterName=PREFIX)
+    logs.create_log_group(logGroupName=f"/{PREFIX}/api")
+    secret_arn = secrets.create_secret(Name=f"{PREFIX}/DATABASE_URL", SecretString=database_url)["ARN"]
+    container = {
+        "name": "api",
+        "image": f"{PREFIX}/api:v2",
+        "essential": True,
+        "memory": 512,
+        "portMappings": [{"containerPort": 3000}],
+        "secrets": [{"name": "DATABASE_URL", "valueFrom": secret_arn}],
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": f"/{PREFIX}/api",
+                "awslogs-region": REGION,
+                "awslogs-stream-prefix": "api",
+            },
+        },
+    }
+    facts = {
+        "release_id": f"20260501T100000Z-{PREFIX}",
+        "data_neon_api_key": API_KEY,
+        "data": {
+            "database_provider": "neon",
+            "database_url_secret_arn": secret_arn,
+            "neon": {
+                "project_id": neon.project_id,
+                "branch_id": production["id"],
+                "branch_name": "production",
+                "api_url": neon.base_url,
+            },
+            "rds": {},
+        },
+        "compute": {
+            "cluster": PREFIX,
+            "service": f"{PREFIX}-api",
+            "container_name": "api",
+            "task_definition": {
+                "family": f"{PREFIX}-api",
+                "cpu": "256",
+                "memory": "512",
+                "container_definitions": [container],
+            },
+            "network_configuration": {
+                "subnets": ["subnet-0a"],
+                "security_groups": ["sg-0a"],
+                "assign_public_ip": True,
+            },
+            "launch_type": "FARGATE",
+            "capacity_provider_strategy": [],
+            "tags": {"Project": PREFIX},
+        },
+    }
+    yield Step(sandbox, tmp_path_factory.mktemp(PREFIX), neon, database_url, facts)
+    ecs.delete_cluster(cluster=PREFIX)
+    logs.delete_log_group(logGroupName=f"/{PREFIX}/api")
+    secrets.delete_secret(SecretId=secret_arn, ForceDeleteWithoutRecovery=True)
+    neon.call("DELETE", f"/projects/{neon.project_id}")
+
+
+def items(uri: str) -> list[tuple[str, int]]:
+    with psycopg.connect(uri) as conn:
+        return [(str(n), int(q)) for n, q in conn.execute("SELECT name, quantity FROM items ORDER BY id")]
+
+
+def test_the_step_takes_a_restore_point_and_migrates(step: Step) -> None:
+    started = time.monotonic()
+    completed, migration = step.run()
+    seconds = time.monotonic() - started
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert migration["outcome"] == "succeeded" and migration["ran"] is True, migration
+    assert migration["exit_code"] == 0
+    assert migration["log_tail"][-1] == "applied 2 migrations; the database is at 0002_seed_items.sql"
+    point = migration["restore_point"]
+    backup = step.neon.branch(f"production-pre-migrate-20260501t100000z-{PREFIX}")
+    assert backup is not None and point["kind"] == "neon_branch"
+    assert point["id"] == backup["id"] and point["lsn"] == backup["parent_lsn"]
+    assert backup.get("expires_at"), backup
+    assert items(step.database_url) == SEEDED
+    print(f"\nmigration step (restore point + one-off task), hobby/Neon: {seconds:.1f}s")
+
+
+def test_a_failing_migration_restores_the_database_and_stops(step: Step, tmp_path: Path) -> None:
+    for path in MIGRATIONS.glob("*.sql"):
+        (tmp_path / path.name).write_text(path.read_text())
+    # 0003 commits (its own transaction), 0004 fails: only a restore can undo 0003.
+    (tmp_path / "0003_zero_quantities.sql").write_text(
+        "UPDATE items SET quantity = 0;\nCREATE TABLE audit (id integer);\nINSERT INTO audit VALUES (1);\n"
+    )
+    (tmp_path / "0004_price.sql").write_text("ALTER TABLE items ADD COLUMN price numeric NOT NULL;\n")
+    before = database_checksum(step.database_url)
+    completed, migration = step.run(
+        "-e",
+        "release_id=20260501T110000Z-bad",
+        data_migration_environment={"APP_MIGRATIONS_DIR": str(tmp_path)},
+    )
+    assert completed.returncode != 0
+    assert migration["outcome"] == "failed_restored" and migration["exit_code"] == 1, migration
+    assert database_checksum(step.database_url) == before
+    assert items(step.database_url) == SEEDED
+    message = failed_message(completed)
+    assert "The migration failed, so the release stopped before any traffic moved" in message
+    assert "exited with code 1" in message
+    assert (
+        'migration 0004_price.sql failed: column "price" of relation "items" contains null values' in message
+    )
+    assert "The database was restored to the restore point" in message
+    assert "Fix the migration" in message and "then release again" in message
+    assert step.neon.branch("production-failed-migrate-20260501t110000z-bad") is not None
+
+
+def test_release_migrate_false_skips_the_step(step: Step) -> None:
+    completed, migration = step.run("-e", "release_migrate=false")
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert migration == {"ran": False, "restore_point": {}, "outcome": "skipped", "log_tail": []}
+
+
+def test_check_mode_runs_nothing(step: Step) -> None:
+    before = database_checksum(step.database_url)
+    branches = len(step.neon.call("GET", f"/projects/{step.neon.project_id}/branches")["branches"])
+    completed, migration = step.run("--check", "-e", "release_id=20260501T120000Z-check")
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert migration["outcome"] == "predicted" and migration["ran"] is False, migration
+    assert len(step.neon.call("GET", f"/projects/{step.neon.project_id}/branches")["branches"]) == branches
+    assert database_checksum(step.database_url) == before
