@@ -234,6 +234,7 @@ class RdsStandIn:
         if name:
             with self.lock:
                 self.pg.drop_database(name)
+                self._drop_role_if_unused(snapshot.master_username or "postgres")
 
     def settle(self) -> None:
         """What was answered "creating" is "available" from the next look on."""

@@ -225,6 +225,9 @@ def test_deletion_protection_refuses_and_keeps_the_database(world: Any) -> None:
     client.modify_db_instance(DBInstanceIdentifier=db, DeletionProtection=False, ApplyImmediately=True)
     client.delete_db_instance(DBInstanceIdentifier=db, FinalDBSnapshotIdentifier=f"{db}-final")
     assert db not in pg.databases and f"rds_snapshot_{db}-final" in pg.databases
+    assert "app" in pg.roles  # the final snapshot's copy still belongs to it
+    client.delete_db_snapshot(DBSnapshotIdentifier=f"{db}-final")
+    assert f"rds_snapshot_{db}-final" not in pg.databases and "app" not in pg.roles
 
 
 def test_modify_sets_the_password_and_performance_insights(world: Any) -> None:
