@@ -232,18 +232,11 @@ def test_the_step_takes_a_restore_point_and_migrates(step: Step) -> None:
 
 
 def test_a_failing_migration_restores_the_database_and_stops(step: Step, tmp_path: Path) -> None:
-    for path in MIGRATIONS.glob("*.sql"):
-        (tmp_path / path.name).write_text(path.read_text())
-    # 0003 commits (its own transaction), 0004 fails: only a restore can undo 0003.
-    (tmp_path / "0003_zero_quantities.sql").write_text(
-        "UPDATE items SET quantity = 0;\nCREATE TABLE audit (id integer);\nINSERT INTO audit VALUES (1);\n"
-    )
-    (tmp_path / "0004_price.sql").write_text("ALTER TABLE items ADD COLUMN price numeric NOT NULL;\n")
     before = database_checksum(step.database_url)
     completed, migration = step.run(
         "-e",
         "release_id=20260501T110000Z-bad",
-        data_migration_environment={"APP_MIGRATIONS_DIR": str(tmp_path)},
+        data_migration_environment={"APP_MIGRATIONS_DIR": str(failing_migrations(tmp_path))},
     )
     assert completed.returncode != 0
     assert migration["outcome"] == "failed_restored" and migration["exit_code"] == 1, migration
@@ -274,3 +267,80 @@ def test_check_mode_runs_nothing(step: Step) -> None:
     assert migration["outcome"] == "predicted" and migration["ran"] is False, migration
     assert len(step.neon.call("GET", f"/projects/{step.neon.project_id}/branches")["branches"]) == branches
     assert database_checksum(step.database_url) == before
+
+
+def failing_migrations(folder: Path) -> Path:
+    """The shipped migrations, then 0003 (commits: only a restore can undo it) and 0004 (fails)."""
+    for path in MIGRATIONS.glob("*.sql"):
+        (folder / path.name).write_text(path.read_text())
+    (folder / "0003_zero_quantities.sql").write_text(
+        "UPDATE items SET quantity = 0;\nCREATE TABLE audit (id integer);\nINSERT INTO audit VALUES (1);\n"
+    )
+    (folder / "0004_price.sql").write_text("ALTER TABLE items ADD COLUMN price numeric NOT NULL;\n")
+    return folder
+
+
+def test_on_rds_a_failing_migration_keeps_the_snapshot_and_says_how_to_restore(
+    step: Step, tmp_path: Path
+) -> None:
+    rds, secrets = aws_client(step.sandbox, "rds"), aws_client(step.sandbox, "secretsmanager")
+    instance = f"{PREFIX}-db"
+    rds.create_db_instance(
+        DBInstanceIdentifier=instance,
+        Engine="postgres",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20,
+        MasterUsername="app",
+        MasterUserPassword="sandbox-password",
+        DBName=f"{PREFIX}app",
+    )
+    described = rds.describe_db_instances(DBInstanceIdentifier=instance)["DBInstances"][0]
+    endpoint = described["Endpoint"]
+    url = f"postgresql://app:sandbox-password@{endpoint['Address']}:{endpoint['Port']}/{described['DBName']}"
+    secret_arn = secrets.create_secret(Name=f"{PREFIX}/rds/DATABASE_URL", SecretString=url)["ARN"]
+    facts = json.loads(json.dumps(step.facts))
+    facts["data"] = {
+        "database_provider": "rds",
+        "database_url_secret_arn": secret_arn,
+        "neon": {},
+        "rds": {
+            "instance_id": instance,
+            "address": endpoint["Address"],
+            "port": endpoint["Port"],
+            "database": described["DBName"],
+        },
+    }
+    facts["compute"]["task_definition"]["container_definitions"][0]["secrets"][0]["valueFrom"] = secret_arn
+    facts.update(deploy_project="macroai", deploy_environment=PREFIX, deploy_scale="enterprise")
+    rds_step = Step(step.sandbox, step.scratch, step.neon, url, facts)
+    try:
+        completed, migration = rds_step.run(
+            "-e",
+            "release_id=20260501T130000Z-rds",
+            data_migration_environment={"APP_MIGRATIONS_DIR": str(failing_migrations(tmp_path))},
+        )
+        assert completed.returncode != 0
+        snapshot = f"{instance}-pre-migrate-20260501t130000z-rds"
+        assert migration["outcome"] == "failed_snapshot_kept", migration
+        assert migration["restore_point"] == {
+            "kind": "rds_snapshot",
+            "name": snapshot,
+            "id": snapshot,
+            "lsn": None,
+        }
+        found = rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot)["DBSnapshots"]
+        assert found and found[0]["Status"] == "available" and found[0]["DBInstanceIdentifier"] == instance
+        message = failed_message(completed)
+        assert "The migration failed, so the release stopped before any traffic moved" in message
+        assert "The database was NOT restored" in message
+        assert f"The pre-migration snapshot is {snapshot}" in message
+        assert f"--db-instance-identifier {instance} --db-snapshot-identifier {snapshot}" in message
+        assert (
+            f"aws ecs update-service --cluster {PREFIX} --service {PREFIX}-api --force-new-deployment"
+            in message
+        )
+        with psycopg.connect(url) as conn:  # not restored: 0003 stays applied, 0004 rolled back
+            assert conn.execute("SELECT count(*) FROM audit").fetchone() == (1,)
+    finally:
+        rds.delete_db_instance(DBInstanceIdentifier=instance, SkipFinalSnapshot=True)
+        secrets.delete_secret(SecretId=secret_arn, ForceDeleteWithoutRecovery=True)
