@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.macroai.deploy.plugins.module_utils._ecs import (
+    EcsReleaseError,
     TaskDefinitionSpec,
     WaitSettings,
     describe_task_definition,
@@ -43,13 +44,8 @@ except ImportError:  # AnsibleAWSModule reports a missing botocore; nothing can 
 TIMEOUT_STOP_REASON = "ecs_run_task: the task did not stop within wait_timeout"
 
 
-class EcsTaskError(Exception):
+class EcsTaskError(EcsReleaseError):
     """The task could not run, or ended badly; ``message`` says what to do, ``details`` go to the result."""
-
-    def __init__(self, message: str, **details: Any) -> None:
-        self.message = message
-        self.details = details
-        super().__init__(message)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,14 @@ from typing import Any
 from sandbox.aws import elbv2
 from sandbox.aws.ecs_run_task import OneOffTasks, RunTaskError
 from sandbox.clock import scaled
-from sandbox.dataplane.tasks import SecretError, TaskFaults, TaskProcess, container_environment, image_tag
+from sandbox.dataplane.tasks import (
+    SecretError,
+    TaskFaults,
+    TaskProcess,
+    container_environment,
+    image_tag,
+    stop_processes,
+)
 
 TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 OWNED = frozenset(
@@ -1056,15 +1063,9 @@ class Deployments:
 
     def shutdown(self) -> None:
         """Stop every task process now (SIGTERM all, then SIGKILL the stragglers)."""
-        procs = [run.proc for record in self.services.values() for run in record.tasks if run.proc]
-        for proc in procs:
-            proc.terminate()
-        deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline and any(p.alive() for p in procs):
-            time.sleep(0.05)
-        for proc in procs:
-            if proc.alive():
-                proc.kill_now(1.0)
+        stop_processes(
+            [run.proc for record in self.services.values() for run in record.tasks if run.proc], 2.0
+        )
         self.services.clear()
         self.by_arn.clear()
         self.one_off.shutdown()

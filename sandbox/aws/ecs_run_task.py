@@ -25,7 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sandbox.dataplane.tasks import SecretError, TaskProcess, container_environment, image_tag
+from sandbox.dataplane.tasks import (
+    SecretError,
+    TaskProcess,
+    container_environment,
+    image_tag,
+    stop_processes,
+)
 
 TASK_IP = "127.0.0.1"
 MAX_LOG_CHUNK = 256 * 1024  # bytes of output shipped per tick
@@ -330,15 +336,7 @@ class OneOffTasks:
             run.destination = None
 
     def shutdown(self) -> None:
-        procs = [run.proc for run in self.tasks.values() if run.proc is not None]
-        for proc in procs:
-            proc.terminate()
-        deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline and any(p.alive() for p in procs):
-            time.sleep(0.05)
-        for proc in procs:
-            if proc.alive():
-                proc.kill_now(1.0)
+        stop_processes([run.proc for run in self.tasks.values() if run.proc is not None], 2.0)
         self.tasks.clear()
 
     def listing(self) -> list[dict[str, Any]]:

@@ -222,6 +222,18 @@ class TaskProcess:
                 self.popen.wait(1.0)
 
 
+def stop_processes(procs: list[TaskProcess], grace: float = STOP_GRACE) -> None:
+    """SIGTERM every process, then SIGKILL those still there after ``grace`` seconds."""
+    for proc in procs:
+        proc.terminate()
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(p.alive() for p in procs):
+        time.sleep(0.05)
+    for proc in procs:
+        if proc.alive():
+            proc.kill_now(1.0)
+
+
 __all__ = [
     "HOST",
     "SecretError",
@@ -231,5 +243,6 @@ __all__ = [
     "container_environment",
     "image_tag",
     "resolve_secret",
+    "stop_processes",
     "task_argv",
 ]
