@@ -63,6 +63,27 @@ CASES: dict[str, Case] = {
     "unknown-database-provider": Case(
         ("data_database_provider=mysql",), ("data_database_provider", "neon, rds")
     ),
+    "neon-retention-over-plan": Case(
+        ("data_neon_history_retention_hours=24",),
+        ("data_neon_history_retention_hours=24", "free plan's maximum of 6 hours"),
+    ),
+    "backup-retention-out-of-range": Case(
+        ("data_database_provider=rds", "data_backup_retention_days=36"),
+        ("data_backup_retention_days=36", "0 to 35"),
+    ),
+    "unknown-rds-instance-class": Case(
+        ("data_database_provider=rds", "data_rds_instance_class=db.x9.huge"),
+        ("data_rds_instance_class=db.x9.huge", "db.t4g.micro"),
+    ),
+    "neon-branch-name-invalid": Case(
+        ('{"data_neon_branch_name": " production"}',),
+        ("data_neon_branch_name", "no leading or trailing spaces"),
+    ),
+    "bad-elasticache-node-type": Case(
+        ("data_cache_provider=elasticache", "data_elasticache_node_type=m5.large"),
+        ("data_elasticache_node_type=m5.large", "cache.t4g.micro"),
+    ),
+    "upstash-without-redis-url": Case(("data_redis_url=",), ("data_redis_url is empty", "vault")),
 }
 
 
