@@ -350,7 +350,17 @@ class Identity:
 def lock_view(item: Mapping[str, Any] | None, now: float) -> dict[str, Any]:
     """The lock as the modules return it; ``held`` is False when there is none."""
     if not item:
-        return dict(owner=None, holder=None, message=None, started_at=None, expires_at=None, held=False)
+        return dict(
+            owner=None,
+            holder=None,
+            message=None,
+            started_at=None,
+            expires_at=None,
+            held=False,
+            expired=False,
+            host=None,
+            pid=None,
+        )
     expires = float(item["expires_at"])
     return dict(
         owner=item.get("owner"),

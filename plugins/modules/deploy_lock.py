@@ -131,22 +131,24 @@ lock:
       type: bool
       sample: true
     expired:
-      description: Whether it has expired; only when held.
+      description: Whether it has expired (false when not held).
       type: bool
       sample: false
     host:
-      description: The host its holder ran on; only when held.
+      description: The host its holder ran on.
       type: str
       sample: ci-runner-3
     pid:
-      description: The holder's controller pid on that host; only when held.
+      description: The holder's controller pid on that host.
       type: int
       sample: 41234
 previous:
   description: The lock as it was before the run, the same shape as RV(lock).
   returned: always
   type: dict
-  sample: {owner: null, holder: null, message: null, started_at: null, expires_at: null, held: false}
+  sample:
+    {owner: null, holder: null, message: null, started_at: null, expires_at: null, held: false,
+     expired: false, host: null, pid: null}
 table:
   description: The table name.
   returned: always

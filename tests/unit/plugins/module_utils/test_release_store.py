@@ -237,7 +237,15 @@ def test_acquire_plan_takes_over_an_expired_lock_of_a_dead_process_of_this_host_
 
 def test_lock_view_is_the_documented_shape():
     assert lock_view(None, NOW) == dict(
-        owner=None, holder=None, message=None, started_at=None, expires_at=None, held=False
+        owner=None,
+        holder=None,
+        message=None,
+        started_at=None,
+        expires_at=None,
+        held=False,
+        expired=False,
+        host=None,
+        pid=None,
     )
     view = lock_view(lock(), NOW)
     assert view["expires_at"] == "2026-11-27T12:55:00Z"
@@ -299,3 +307,37 @@ def test_ledger_list_stops_at_the_limit_and_hides_the_keys():
     releases = Ledger(table).list(3)  # type: ignore[arg-type]
     assert releases == [{"release_id": "r30"}, {"release_id": "r29"}, {"release_id": "r28"}]
     assert table.handed == 3
+
+
+class RacingClient:
+    """A dynamodb client on which another run takes the lock between this run's read and its write."""
+
+    class exceptions:  # noqa: N801 (boto3's naming)
+        class ConditionalCheckFailedException(Exception):
+            pass
+
+    def __init__(self, winner: dict) -> None:
+        self.winner = winner
+        self.item: dict | None = None
+        self.calls: list[str] = []
+
+    def get_item(self, **request) -> dict:
+        self.calls.append("GetItem")
+        return {"Item": to_item(self.item)} if self.item else {}
+
+    def put_item(self, ConditionExpression: str, **request) -> None:
+        self.calls.append("PutItem")
+        assert ConditionExpression == "attribute_not_exists(pk)"
+        self.item = self.winner  # the other run's write lands first
+        raise self.exceptions.ConditionalCheckFailedException()
+
+
+def test_acquire_that_loses_the_conditional_write_rereads_and_names_the_winner():
+    client = RacingClient(dict(lock(owner="r-other"), pk="lock", sk="deploy"))
+    table = Table(client, "t")
+    table.exists = True
+    with pytest.raises(StoreError, match="held by deploy@ci-1:77 for 'r-other'"):
+        DeployLock(table, Identity("me@ci-1", "ci-1", 5), clock=lambda: NOW).acquire(
+            "r1", "release r1", 60, True
+        )
+    assert client.calls == ["GetItem", "PutItem", "GetItem"]
