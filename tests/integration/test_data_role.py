@@ -4,13 +4,15 @@ nothing and prints no secret, and that the DATABASE_URL secret reaches a real Po
 Hobby: a Neon project of its own (made through the emulator's API, deleted at the end) and a Redis URL given
 as an extra variable. Enterprise: a VPC, isolated subnets and security groups made with boto3 stand in for the
 networking fact; RDS is the sandbox's stand-in (a real database) and ElastiCache its replication-group
-emulation. Each scale runs the role twice: one ansible-playbook process for the first run, one for the rerun.
+emulation. Each scale runs the role three times: in check mode on the empty account (it must write nothing),
+for real, and again at -vvv.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -58,6 +60,7 @@ def data_playbook(scratch: Path) -> Path:
 
 @dataclass
 class Runs:
+    check_writes: list[dict[str, Any]]  # what a --check run on the empty account wrote (nothing)
     first: Any
     rerun: Any
     fact: dict[str, Any]
@@ -71,12 +74,16 @@ def converge(sandbox: SandboxClient, scratch: Path, scale: str, extra_vars: dict
     args = ("-e", f"@{scratch / 'vars.json'}")
     inventories = (f"inventories/{scale}", "inventories/sandbox")
     env = ansible_env(sandbox.base_url)
+    since = time.time()
+    check = run_playbook(playbook, inventories, (*args, "--check"), env=env)
+    assert check.returncode == 0, check.stdout + check.stderr
+    check_writes = sandbox.requests(write=True, since=since)
     first = run_playbook(playbook, inventories, args, env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     rerun = run_playbook(playbook, inventories, (*args, "-vvv"), env=env)
     assert rerun.returncode == 0, rerun.stdout[-5000:] + rerun.stderr
     fact = json.loads((scratch / "data.json").read_text())
-    return Runs(first, rerun, fact, extra_vars["deploy_project"], [])
+    return Runs(check_writes, first, rerun, fact, extra_vars["deploy_project"], [])
 
 
 def secret_value(sandbox: SandboxClient, arn: str) -> str:
@@ -102,6 +109,7 @@ def neon_call(sandbox: SandboxClient, method: str, path: str, body: Any = None) 
 
 
 def assert_quiet_and_unchanged(runs: Runs) -> None:
+    assert runs.check_writes == []
     counts = recap(runs.rerun.stdout)
     assert counts["changed"] == 0 and counts["failed"] == 0, runs.rerun.stdout[-5000:]
     output = runs.rerun.stdout + runs.rerun.stderr + runs.first.stdout + runs.first.stderr
@@ -168,7 +176,7 @@ def test_hobby_secrets_hold_urls_that_work(sandbox: SandboxClient, hobby: Runs) 
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
-def test_hobby_rerun_changes_nothing_and_prints_no_secret(hobby: Runs) -> None:
+def test_hobby_check_writes_nothing_and_rerun_changes_nothing_or_prints_a_secret(hobby: Runs) -> None:
     assert_quiet_and_unchanged(hobby)
 
 
@@ -275,5 +283,7 @@ def test_enterprise_database_url_reaches_the_database(sandbox: SandboxClient, en
     assert row == ("app", enterprise.fact["rds"]["database"])
 
 
-def test_enterprise_rerun_changes_nothing_and_prints_no_secret(enterprise: Runs) -> None:
+def test_enterprise_check_writes_nothing_and_rerun_changes_nothing_or_prints_a_secret(
+    enterprise: Runs,
+) -> None:
     assert_quiet_and_unchanged(enterprise)
