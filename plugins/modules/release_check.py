@@ -70,11 +70,8 @@ options:
     description: Verify HTTPS certificates.
     type: bool
     default: true
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
+notes:
+  - Supports check mode (the checks only read, so they run the same); there is no C(--diff).
 """
 
 EXAMPLES = r"""

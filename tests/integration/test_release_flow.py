@@ -1,0 +1,302 @@
+"""The release and the rollback end to end (playbooks/deploy.yml, rollback.yml) with change detection, in the
+sandbox, on one deployment and one temporary git repository laid out like the seed's monorepo
+(apps/express-api: the sample API, apps/client-ui: the static client, infrastructure/).
+
+The tests run in file order against that one deployment, each leaving it as the next expects: the first
+release (everything), a client-only commit, ``--check --diff`` of a backend commit, that backend commit, a run
+with nothing changed, a run refused by a held lock, a failing validation, then rollback.yml to the previous
+release and to a named one. Bad release inputs are refused first, on a deployment of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from support import REPO_ROOT, ansible_env, aws_client, deploy, play_module, recap, run_playbook
+
+from sandbox.client import SandboxClient
+
+pytestmark = pytest.mark.integration
+
+FAST = ("-e", "compute_release_poll_seconds=1", "-e", "edge_release_poll_seconds=1")
+GIT = ("git", "-c", "user.email=release@test", "-c", "user.name=release-test")
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run([*GIT, *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def make_app_repo(root: Path) -> Path:
+    """A git repository shaped like the seed's monorepo, from the collection's sample app."""
+    repo = root / "app"
+    (repo / "apps" / "express-api").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "examples" / "app" / "app.py", repo / "apps" / "express-api" / "app.py")
+    shutil.copytree(REPO_ROOT / "examples" / "app" / "client", repo / "apps" / "client-ui")
+    (repo / "infrastructure").mkdir()
+    (repo / "infrastructure" / "README.md").write_text("infrastructure\n")
+    (repo / "package.json").write_text('{"name": "app", "private": true}\n')
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "first")
+    return repo
+
+
+def fetch(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, response.read().decode()
+
+
+@dataclass
+class Flow:
+    sandbox: SandboxClient
+    repo: Path
+    scratch: Path
+    environment: str
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def prefix(self) -> str:
+        return f"macroai-{self.environment}"
+
+    def commit(self, path: str, text: str, subject: str) -> str:
+        target = self.repo / path
+        target.write_text(target.read_text() + text)
+        git(self.repo, "commit", "-qam", subject)
+        return git(self.repo, "rev-parse", "--short=7", "HEAD")
+
+    def deploy(self, label: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        started = time.monotonic()
+        run = deploy(
+            self.sandbox,
+            "hobby",
+            *("-e", f"deploy_environment={self.environment}", "-e", f"deploy_app_repo={self.repo}"),
+            *("-e", f"edge_client_source={self.repo / 'apps' / 'client-ui'}"),
+            *FAST,
+            *extra,
+        )
+        self.seconds[label] = time.monotonic() - started
+        return run
+
+    def rollback(self, label: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        started = time.monotonic()
+        run = run_playbook(
+            "rollback.yml",
+            ("inventories/hobby", "inventories/sandbox"),
+            ("-e", f"deploy_environment={self.environment}", *FAST, *extra),
+            env=ansible_env(self.sandbox.base_url),
+        )
+        self.seconds[label] = time.monotonic() - started
+        return run
+
+    def production_url(self) -> str:
+        (listener,) = [
+            item
+            for item in self.sandbox.listeners()
+            if item["load_balancer"] == self.prefix and int(item["port"]) == 80
+        ]
+        return listener["url"].rstrip("/")
+
+    def site_url(self) -> str:
+        (site,) = [s for s in self.sandbox.sites() if s["app_name"] == f"{self.prefix}-client"]
+        return site["url"].rstrip("/")
+
+    def backend_version(self) -> str:
+        return json.loads(fetch(f"{self.production_url()}/version")[1])["version"]
+
+    def client_text(self) -> str:
+        return fetch(f"{self.site_url()}/app.js")[1]
+
+    def revisions(self) -> list[str]:
+        ecs = aws_client(self.sandbox, "ecs")
+        return ecs.list_task_definitions(familyPrefix=f"{self.prefix}-api")["taskDefinitionArns"]
+
+    def ledger(self, **query: object) -> dict:
+        args = {"table": f"{self.prefix}-releases", "state": "query", **query}
+        return play_module(self.sandbox, self.scratch, "macroai.deploy.release_ledger", args)
+
+    def lock(self, *flags: str, **args: object) -> dict:
+        return play_module(
+            self.sandbox,
+            self.scratch,
+            "macroai.deploy.deploy_lock",
+            {"table": f"{self.prefix}-releases", **args},
+            *flags,
+        )
+
+    def lock_is_free(self) -> bool:
+        """Whether a new owner could take the lock now (asked in check mode: nothing is written)."""
+        probe = self.lock("--check", state="acquired", owner="probe")
+        return not probe.get("failed") and probe["previous"]["held"] is False
+
+
+def ok(run: subprocess.CompletedProcess[str]) -> str:
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-6000:]
+    return output
+
+
+def release_id(output: str) -> str:
+    ids = re.findall(r"Summary - (\S+) (?:succeeded|failed)", output)
+    assert ids, output[-3000:]
+    return ids[-1]
+
+
+@pytest.fixture(scope="module")
+def flow(sandbox: SandboxClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
+    root = tmp_path_factory.mktemp("release-flow")
+    yield Flow(sandbox, make_app_repo(root), root, f"rf{uuid.uuid4().hex[:6]}")
+    sandbox.clear_task_faults()
+
+
+BAD_INPUTS = {
+    "deployment-type": (
+        ("-e", "approve=true", "-e", "deployment_type=yolo"),
+        ("deployment_type", "standard"),
+    ),
+    "force-rebuild": (("-e", "approve=true", "-e", "force_rebuild=maybe"), ("force_rebuild", "bool")),
+    "rollback-type": (
+        ("-e", "approve=true", "-e", "deployment_type=rollback"),
+        ("rollback.yml", "to_release"),
+    ),
+    "no-approval": ((), ("was not approved", "-e approve=true")),
+}
+
+
+def test_bad_release_inputs_are_refused_before_any_write(sandbox: SandboxClient, tmp_path: Path) -> None:
+    repo = make_app_repo(tmp_path)
+    since = time.time()
+
+    def run(extra: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+        return run_playbook(
+            "playbooks/deploy.yml",
+            ("inventories/hobby", "inventories/sandbox"),
+            ("-e", "deploy_environment=refused", "-e", f"deploy_app_repo={repo}", *extra),
+            env=ansible_env(sandbox.base_url),
+        )
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        runs = dict(zip(BAD_INPUTS, pool.map(run, (extra for extra, _ in BAD_INPUTS.values())), strict=True))
+    for case, (_, expected) in BAD_INPUTS.items():
+        output = runs[case].stdout + runs[case].stderr
+        assert runs[case].returncode != 0, f"{case}: {output[-3000:]}"
+        for fragment in expected:
+            assert fragment in output, f"{case}: {fragment!r} not in {output[-3000:]}"
+    assert sandbox.requests(write=True, since=since) == []
+
+
+def test_first_release_releases_everything(flow: Flow) -> None:
+    output = ok(flow.deploy("first release (everything)"))
+    first = git(flow.repo, "rev-parse", "--short=7", "HEAD")
+    assert "no base release: everything" in output
+    assert flow.backend_version() == first
+    assert "// client" not in flow.client_text()
+    entry = flow.ledger(query="last_successful")["release"]
+    assert entry["release_id"] == release_id(output) and entry["outcome"] == "succeeded"
+    assert entry["commit"].startswith(first) and entry["scope"]["everything"] is True
+    assert entry["task_definition_arn"].endswith(":1") and entry["client_artifact_url"].startswith("s3://")
+    assert {"preflight", "networking", "backend", "client", "validate"} <= set(entry["phases"])
+    assert flow.lock_is_free()
+
+
+def test_client_only_change_releases_only_the_client(flow: Flow) -> None:
+    before_version, before_revisions = flow.backend_version(), flow.revisions()
+    flow.commit("apps/client-ui/app.js", "// client v2\n", "client: v2")
+    output = ok(flow.deploy("client-only change"))
+    assert "TASK [Run the phase - client]" in output
+    assert (
+        "TASK [Run the phase - backend]" not in output and "TASK [Run the phase - networking]" not in output
+    )
+    assert flow.revisions() == before_revisions  # no new task definition revision
+    assert flow.backend_version() == before_version
+    assert "// client v2" in flow.client_text()
+
+
+def test_check_mode_predicts_a_backend_release_and_writes_nothing(flow: Flow) -> None:
+    tag = flow.commit("apps/express-api/app.py", "# backend v3\n", "api: v3")
+    since = time.time()
+    output = ok(flow.deploy("check mode (backend change)", "--check", "--diff"))
+    assert flow.sandbox.requests(write=True, since=since) == []
+    assert f":{tag}" in output and "CHECK MODE, nothing changed" in output  # the task definition diff
+    assert flow.backend_version() != tag
+
+
+def test_backend_only_change_releases_only_the_backend(flow: Flow) -> None:
+    tag = git(flow.repo, "rev-parse", "--short=7", "HEAD")
+    client_before = flow.client_text()
+    output = ok(flow.deploy("backend-only change"))
+    assert "TASK [Run the phase - backend]" in output and "TASK [Run the phase - client]" not in output
+    assert flow.backend_version() == tag
+    assert flow.client_text() == client_before
+
+
+def test_no_change_only_validates_and_writes_only_the_ledger_and_the_lock(flow: Flow) -> None:
+    since = time.time()
+    output = ok(flow.deploy("no change (validation only)"))
+    writes = flow.sandbox.requests(write=True, since=since)
+    assert writes and {write["service"] for write in writes} == {"dynamodb"}, writes
+    assert "Run the phase - validate" in output and "Run the phase - networking" not in output
+    assert recap(output)["changed"] == 4  # lock taken, ledger opened, ledger closed, lock given back
+    print(f"\nno-change release: {flow.seconds['no change (validation only)']:.1f}s")
+
+
+def test_a_second_deploy_while_the_lock_is_held_is_refused_naming_the_holder(flow: Flow) -> None:
+    held = flow.lock(
+        state="acquired", owner="other-release", message="hotfix by alice", holder="alice@laptop:1"
+    )
+    assert held["lock"]["held"]
+    try:
+        run = flow.deploy("refused: lock held")
+    finally:
+        flow.lock(state="broken")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "alice@laptop:1" in output and "hotfix by alice" in output, output[-3000:]
+    assert "Run the phase" not in output
+
+
+def test_a_failing_phase_releases_the_lock_and_records_the_failure(flow: Flow) -> None:
+    run = flow.deploy("failing validation", "-e", "release_integration_test_command=false")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "failed in the validate phase" in output, output[-3000:]
+    (latest,) = flow.ledger(query="list", limit=1)["releases"]
+    assert latest["release_id"] == release_id(output) and latest["outcome"] == "failed"
+    assert latest["failure"]["phase"] == "validate"
+    assert flow.lock_is_free()
+
+
+def test_rollback_returns_backend_and_client_to_the_previous_release(flow: Flow) -> None:
+    current = flow.ledger(query="last_successful")["release"]
+    output = ok(flow.rollback("rollback (previous release)"))
+    first_backend = flow.ledger(query="list", limit=20)["releases"][-1]["commit"][:7]
+    # The previous release that runs something else: the client-only one (backend of the first release).
+    assert flow.backend_version() == first_backend
+    assert "// client v2" in flow.client_text()
+    entry = flow.ledger(query="last_successful")["release"]
+    assert entry["deployment_type"] == "rollback" and entry["release_id"] == release_id(output)
+    rolled_back = flow.ledger(query="get", release_id=current["release_id"])["release"]
+    assert (
+        rolled_back["outcome"] == "rolled_back" and rolled_back["rolled_back_to"] == entry["rolled_back_to"]
+    )
+    print(f"\nrollback: {flow.seconds['rollback (previous release)']:.1f}s")
+
+
+def test_rollback_to_a_named_release(flow: Flow) -> None:
+    first = flow.ledger(query="list", limit=20)["releases"][-1]
+    ok(flow.rollback("rollback (named)", "-e", f"to_release={first['release_id']}"))
+    assert flow.backend_version() == first["commit"][:7]
+    assert "// client v2" not in flow.client_text()
+    entry = flow.ledger(query="last_successful")["release"]
+    assert entry["rolled_back_to"] == first["release_id"]
+    print("\n" + "\n".join(f"{label}: {seconds:.1f}s" for label, seconds in flow.seconds.items()))
