@@ -49,9 +49,9 @@ def sandbox_command(command: str, env: dict[str, str]) -> None:
 
 
 @contextmanager
-def own_sandbox(name: str) -> Iterator[tuple[SandboxClient, dict[str, str]]]:
-    """A sandbox of this benchmark's own (free port, temporary state) and the environment for ansible."""
-    port = free_port()
+def own_sandbox(name: str, port: int = 0) -> Iterator[tuple[SandboxClient, dict[str, str]]]:
+    """A sandbox of its own (``port`` or a free one, temporary state) and the environment for ansible."""
+    port = port or free_port()
     state_dir = tempfile.mkdtemp(prefix=f"sandbox-{name}-")
     sandbox_env = dict(os.environ, SANDBOX_PORT=str(port), SANDBOX_STATE_DIR=state_dir)
     sandbox_env.pop("SANDBOX_AWS_URL", None)
@@ -86,10 +86,11 @@ def timed(playbook: str, repo: Path, env: dict[str, str], *extra: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--port", type=int, default=0, help="the sandbox's port (default: a free one)")
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="noop-release-") as scratch,
-        own_sandbox("noop") as (sandbox, env),
+        own_sandbox("noop", args.port) as (sandbox, env),
     ):
         repo = make_app_repo(Path(scratch))
         first = timed("playbooks/deploy.yml", repo, env)

@@ -38,11 +38,12 @@ def production_version(sandbox) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--port", type=int, default=0, help="the sandbox's port (default: a free one)")
     args = parser.parse_args()
     releases, rollbacks = [], []
     with (
         tempfile.TemporaryDirectory(prefix="rollback-") as scratch,
-        own_sandbox("rollback") as (sandbox, env),
+        own_sandbox("rollback", args.port) as (sandbox, env),
     ):
         repo = make_app_repo(Path(scratch))
         print(f"first release: {timed('playbooks/deploy.yml', repo, env):.1f}s", flush=True)
