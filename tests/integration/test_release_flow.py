@@ -3,16 +3,19 @@ sandbox, on one deployment and one temporary git repository laid out like the se
 (apps/express-api: the sample API, apps/client-ui: the static client, infrastructure/).
 
 The tests run in file order against that one deployment, each leaving it as the next expects: the first
-release (everything), a client-only commit, ``--check --diff`` of a backend commit, that backend commit, a run
-with nothing changed, a run refused by a held lock, a failing validation, then rollback.yml to the previous
-release and to a named one. Bad release inputs are refused first, on a deployment of their own.
+release (everything), a client-only commit, ``--check --diff`` of a backend commit, that backend commit, a
+controller killed (SIGKILL) during a release's bake then that release rerun, a run with nothing changed, a
+run refused by a held lock, a failing validation, then rollback.yml to the previous release and to a named
+one. Bad release inputs are refused first, on a deployment of their own.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 import urllib.request
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from support import REPO_ROOT, ansible_env, aws_client, deploy, play_module, recap, run_playbook
+from support import BIN_DIR, REPO_ROOT, ansible_env, aws_client, deploy, play_module, recap, run_playbook
 
 from sandbox.client import SandboxClient
 
@@ -64,6 +67,7 @@ class Flow:
     scratch: Path
     environment: str
     seconds: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def prefix(self) -> str:
@@ -87,6 +91,33 @@ class Flow:
         )
         self.seconds[label] = time.monotonic() - started
         return run
+
+    def deploy_arguments(self, *extra: str) -> list[str]:
+        return [
+            str(BIN_DIR / "ansible-playbook"),
+            "playbooks/deploy.yml",
+            *("-i", "inventories/hobby", "-i", "inventories/sandbox", "-e", "approve=true"),
+            *("-e", f"deploy_environment={self.environment}", "-e", f"deploy_app_repo={self.repo}"),
+            *("-e", f"edge_client_source={self.repo / 'apps' / 'client-ui'}"),
+            *FAST,
+            *extra,
+        ]
+
+    def wait_for_bake(self, timeout: float = 180) -> None:
+        ecs = aws_client(self.sandbox, "ecs")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for summary in ecs.list_service_deployments(
+                cluster=self.prefix, service=f"{self.prefix}-api", status=["IN_PROGRESS"]
+            )["serviceDeployments"]:
+                arn = summary["serviceDeploymentArn"]
+                (deployment,) = ecs.describe_service_deployments(serviceDeploymentArns=[arn])[
+                    "serviceDeployments"
+                ]
+                if deployment.get("lifecycleStage") == "BAKE_TIME":
+                    return
+            time.sleep(0.3)
+        raise AssertionError(f"no deployment of {self.prefix}-api reached BAKE_TIME in {timeout}s")
 
     def rollback(self, label: str, *extra: str) -> subprocess.CompletedProcess[str]:
         started = time.monotonic()
@@ -237,7 +268,38 @@ def test_backend_only_change_releases_only_the_backend(flow: Flow) -> None:
     output = ok(flow.deploy("backend-only change"))
     assert "TASK [Run the phase - backend]" in output and "TASK [Run the phase - client]" not in output
     assert flow.backend_version() == tag
+    flow.tags["backend"] = tag
     assert flow.client_text() == client_before
+
+
+def test_a_controller_killed_during_the_bake_is_completed_by_a_rerun_of_its_release(flow: Flow) -> None:
+    tag = flow.commit("apps/express-api/app.py", "# backend v4\n", "api: v4")
+    revisions = len(flow.revisions())
+    bake = ("-e", "compute_bake_time_minutes=20")  # 20 s in the sandbox: time to kill the controller
+    killed = subprocess.Popen(
+        flow.deploy_arguments(*bake),
+        cwd=REPO_ROOT,
+        env=ansible_env(flow.sandbox.base_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        flow.wait_for_bake()
+    finally:
+        os.killpg(killed.pid, signal.SIGKILL)
+    output = killed.communicate(timeout=30)[0]
+    (killed_id,) = set(re.findall(r"Take the deploy lock - ([^\]\s]+)\]", output))
+    # A new run is refused: the lock names the killed release; its own id takes the lock back and completes.
+    refused = flow.deploy("refused: a killed release's lock")
+    assert refused.returncode != 0 and killed_id in refused.stdout + refused.stderr
+    rerun = ok(flow.deploy("rerun of the killed release", *bake, "-e", f"release_id={killed_id}"))
+    assert flow.backend_version() == tag
+    assert len(flow.revisions()) == revisions + 1  # the killed run's revision, reused: nothing duplicated
+    entry = flow.ledger(query="get", release_id=killed_id)["release"]
+    assert entry["outcome"] == "succeeded" and release_id(rerun) == killed_id
+    assert flow.lock_is_free()
 
 
 def test_no_change_only_validates_and_writes_only_the_ledger_and_the_lock(flow: Flow) -> None:
@@ -279,9 +341,8 @@ def test_a_failing_phase_releases_the_lock_and_records_the_failure(flow: Flow) -
 def test_rollback_returns_backend_and_client_to_the_previous_release(flow: Flow) -> None:
     current = flow.ledger(query="last_successful")["release"]
     output = ok(flow.rollback("rollback (previous release)"))
-    first_backend = flow.ledger(query="list", limit=20)["releases"][-1]["commit"][:7]
-    # The previous release that runs something else: the client-only one (backend of the first release).
-    assert flow.backend_version() == first_backend
+    # The previous release that runs something else: the backend-only one, before the killed and rerun one.
+    assert flow.backend_version() == flow.tags["backend"]
     assert "// client v2" in flow.client_text()
     entry = flow.ledger(query="last_successful")["release"]
     assert entry["deployment_type"] == "rollback" and entry["release_id"] == release_id(output)
