@@ -342,12 +342,16 @@ class OneOffTasks:
     def listing(self) -> list[dict[str, Any]]:
         return [
             {
+                "service": None,
                 "one_off": True,
                 "cluster": run.task.cluster_name,
                 "task_arn": arn,
                 "task_definition": run.task.task_definition_arn,
+                "version": image_tag(run.container.get("image")),
                 "state": run.task.last_status,
                 "pid": run.proc.pid if run.proc else None,
+                "port": None,
+                "target_group": None,
                 "exit_code": run.proc.exit_code() if run.proc else None,
                 "stopped_reason": run.task.stopped_reason or None,
             }

@@ -3,7 +3,11 @@
 The step's own scenarios run it in a small play against a Neon project of their own in the emulator, with
 the ``data`` and ``compute`` facts the earlier phases publish: the migrations run as a one-off ECS task and
 the restore point is a backup branch; a failing migration restores the production branch (schema and every
-row identical, by checksum) and fails with what happened and what to do; release_migrate false skips it.
+row identical, by checksum) and fails with what happened and what to do; release_migrate false skips it;
+check mode runs nothing; on RDS a failure keeps the snapshot and gives the restore commands.
+
+Then a whole hobby release (playbooks/deploy.yml, two runs): v1 migrates the Neon branch and production
+serves the rows; a v2 whose migration fails restores the database and leaves production on v1.
 """
 
 from __future__ import annotations
@@ -21,7 +25,16 @@ from typing import Any
 
 import psycopg
 import pytest
-from support import REGION, REPO_ROOT, ansible_env, aws_client, run_playbook
+from support import (
+    REGION,
+    REPO_ROOT,
+    ansible_env,
+    aws_client,
+    deploy,
+    get_version,
+    listener_url,
+    run_playbook,
+)
 
 from sandbox.client import SandboxClient
 
@@ -344,3 +357,99 @@ def test_on_rds_a_failing_migration_keeps_the_snapshot_and_says_how_to_restore(
     finally:
         rds.delete_db_instance(DBInstanceIdentifier=instance, SkipFinalSnapshot=True)
         secrets.delete_secret(SecretId=secret_arn, ForceDeleteWithoutRecovery=True)
+
+
+# -- a whole hobby release (playbooks/deploy.yml): Data -> Compute -> Migrate -> Backend release ------------
+@dataclass
+class Deployed:
+    sandbox: SandboxClient
+    environment: str
+    first: subprocess.CompletedProcess[str]
+    first_seconds: float
+
+    @property
+    def production_url(self) -> str:
+        return listener_url(self.sandbox, f"macroai-{self.environment}", 80)
+
+    def deploy(self, tag: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        return deploy(
+            self.sandbox,
+            "hobby",
+            *("-e", f"deploy_environment={self.environment}", "-e", f"compute_image_tag={tag}"),
+            # A production branch of its own in the emulator's shared project; without a repository to compare,
+            # only force_rebuild puts the migrations in scope.
+            *("-e", "force_rebuild=true"),
+            *(
+                "-e",
+                f"data_neon_branch_name=production-{self.environment}",
+                "-e",
+                "compute_release_poll_seconds=1",
+            ),
+            *extra,
+        )
+
+    def database_url(self) -> str:
+        secrets = aws_client(self.sandbox, "secretsmanager")
+        return secrets.get_secret_value(SecretId=f"macroai/{self.environment}/DATABASE_URL")["SecretString"]
+
+
+def get_json(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def deployed(sandbox: SandboxClient) -> Iterator[Deployed]:
+    environment = f"m{uuid.uuid4().hex[:6]}"
+    release = Deployed(sandbox, environment, subprocess.CompletedProcess([], 0), 0.0)
+    started = time.monotonic()
+    release.first = release.deploy("v1")
+    release.first_seconds = time.monotonic() - started
+    yield release
+    sandbox.reset()
+
+
+def test_a_hobby_release_migrates_and_production_serves_the_rows(deployed: Deployed) -> None:
+    output = deployed.first.stdout + deployed.first.stderr
+    assert deployed.first.returncode == 0, output[-5000:]
+    assert "Migrate" in output and "Run the migrations as a one-off task" in output
+    served = get_json(f"{deployed.production_url}/items")
+    assert [(item["name"], item["quantity"]) for item in served["items"]] == SEEDED
+    assert served["version"] == "v1"
+    assert get_json(f"{deployed.production_url}/api/items")["items"] == served["items"]
+    with psycopg.connect(deployed.database_url()) as conn:
+        applied = [row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
+    assert applied == ["0001_create_items.sql", "0002_seed_items.sql"]
+    print(f"\nhobby: first release with migrations {deployed.first_seconds:.1f}s")
+
+
+def test_a_failing_migration_restores_the_database_before_traffic_moves(
+    deployed: Deployed, tmp_path: Path
+) -> None:
+    url = deployed.database_url()
+    before = database_checksum(url)
+    started = time.monotonic()
+    run = deployed.deploy(
+        "v2",
+        "-e",
+        json.dumps({"data_migration_environment": {"APP_MIGRATIONS_DIR": str(failing_migrations(tmp_path))}}),
+    )
+    seconds = time.monotonic() - started
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, output[-5000:]
+    assert database_checksum(url) == before
+    assert get_version(deployed.production_url) == "v1"
+    assert [
+        (i["name"], i["quantity"]) for i in get_json(f"{deployed.production_url}/items")["items"]
+    ] == SEEDED
+    ecs = aws_client(deployed.sandbox, "ecs")
+    service = ecs.describe_services(
+        cluster=f"macroai-{deployed.environment}", services=[f"macroai-{deployed.environment}-api"]
+    )
+    assert service["services"][0]["taskDefinition"].endswith(":1"), "the service was never moved to v2"
+    assert "The migration failed, so the release stopped before any traffic moved" in output
+    assert (
+        'migration 0004_price.sql failed: column "price" of relation "items" contains null values' in output
+    )
+    assert "The database was restored to the restore point" in output and "then release again" in output
+    print(f"\nhobby: failed migration, restored and stopped, {seconds:.1f}s")
