@@ -376,8 +376,8 @@ class Deployed:
             self.sandbox,
             "hobby",
             *("-e", f"deploy_environment={self.environment}", "-e", f"compute_image_tag={tag}"),
-            # A production branch of its own in the emulator's shared project; without a repository to compare,
-            # only force_rebuild puts the migrations in scope.
+            # A production branch of its own in the emulator's shared project; without a repository to
+            # compare, only force_rebuild puts the migrations in scope.
             *("-e", "force_rebuild=true"),
             *(
                 "-e",
