@@ -11,9 +11,9 @@ description:
     once. The lock is an item in the environment's DynamoDB table (by convention
     C(<project>-<environment>-releases), shared with M(macroai.deploy.release_ledger)); every write is
     conditional, so of two runs taking it at the same moment exactly one wins.
-  - The lock records its O(owner) (the release id), its O(holder) (user, host and the controller's pid), a
-    O(message), when it was taken and when it expires (O(ttl_minutes) later). DynamoDB's TTL deletes expired
-    locks eventually; expiry as this module sees it is exact.
+  - The lock records its O(owner) (the release id), its O(holder) (user, host and the controller's pid),
+    O(lock_message), when it was taken and when it expires (O(ttl_minutes) later). DynamoDB's TTL deletes
+    expired locks eventually; expiry as this module sees it is exact.
   - Taking a lock held by another owner fails, naming the holder, its message and its times. An expired lock
     fails too (it is probably left by a killed run) and says how to break it; breaking is explicit
     (O(state=broken)). One exception, O(takeover_dead_holder) - an expired lock whose holder ran on this host
@@ -40,7 +40,7 @@ options:
     description:
       - Who the lock is for, unique to this run, for example the release id. Required unless O(state=broken).
     type: str
-  message:
+  lock_message:
     description:
       - Why the lock is held, shown to anyone refused it, for example C(release 2026-11-27.3 of abc1234).
     type: str
@@ -84,7 +84,7 @@ EXAMPLES = r"""
   macroai.deploy.deploy_lock:
     table: "{{ deploy_project }}-{{ deploy_environment }}-releases"
     owner: "{{ release_id }}"
-    message: "release {{ release_id }} of {{ release_commit[:7] }} by {{ lookup('env', 'USER') }}"
+    lock_message: "release {{ release_id }} of {{ release_commit[:7] }} by {{ lookup('env', 'USER') }}"
     ttl_minutes: 90
 
 - name: Give it back
@@ -177,7 +177,7 @@ def converge(module, table):
     lock = DeployLock(table, Identity.of_this_run(params["holder"]))
     if params["state"] == "acquired":
         result = lock.acquire(
-            params["owner"], params["message"], params["ttl_minutes"], params["takeover_dead_holder"]
+            params["owner"], params["lock_message"], params["ttl_minutes"], params["takeover_dead_holder"]
         )
     elif params["state"] == "released":
         result = lock.release(params["owner"])
@@ -193,7 +193,7 @@ def main():
         table=dict(type="str", required=True),
         state=dict(type="str", choices=["acquired", "released", "broken"], default="acquired"),
         owner=dict(type="str"),
-        message=dict(type="str", default=""),
+        lock_message=dict(type="str", default=""),
         ttl_minutes=dict(type="int", default=60),
         holder=dict(type="str"),
         takeover_dead_holder=dict(type="bool", default=True),

@@ -101,7 +101,7 @@ def plant_lock(dynamodb: Any, owner: str, host: str, pid: int, expires_in: float
 
 def test_lock_check_mode_predicts_without_creating_the_table(sandbox, scratch, dynamodb):
     started = time.time()
-    result = lock(sandbox, scratch, "--check", "--diff", owner="r1", message="release r1")
+    result = lock(sandbox, scratch, "--check", "--diff", owner="r1", lock_message="release r1")
     assert result["changed"] is True, result
     assert result["lock"]["held"] is True and result["lock"]["owner"] == "r1"
     assert result["diff"]["before"]["held"] is False
@@ -110,7 +110,7 @@ def test_lock_check_mode_predicts_without_creating_the_table(sandbox, scratch, d
 
 
 def test_lock_acquire_creates_the_table_then_reacquire_is_unchanged(sandbox, scratch, dynamodb):
-    result = lock(sandbox, scratch, owner="r1", message="release r1 of abc1234", ttl_minutes=30)
+    result = lock(sandbox, scratch, owner="r1", lock_message="release r1 of abc1234", ttl_minutes=30)
     assert result["changed"] is True, result
     taken = result["lock"]
     assert (taken["owner"], taken["message"], taken["held"], taken["expired"]) == (
@@ -132,7 +132,7 @@ def test_lock_acquire_creates_the_table_then_reacquire_is_unchanged(sandbox, scr
     assert int(stored["expires_at"]["N"]) - time.time() == pytest.approx(30 * 60, abs=60)
 
     started = time.time()
-    again = lock(sandbox, scratch, owner="r1", message="release r1 of abc1234")
+    again = lock(sandbox, scratch, owner="r1", lock_message="release r1 of abc1234")
     assert again["changed"] is False, again
     assert again["lock"] == taken
     assert dynamodb_writes(sandbox, started) == []
@@ -144,7 +144,7 @@ def test_lock_held_by_another_owner_is_refused_naming_holder_and_message(sandbox
         sandbox,
         scratch,
         [
-            {"macroai.deploy.deploy_lock": dict(task, message="release r2")},
+            {"macroai.deploy.deploy_lock": dict(task, lock_message="release r2")},
             {"macroai.deploy.deploy_lock": dict(task, state="released")},
         ],
     )
@@ -188,7 +188,7 @@ def test_expired_lock_of_another_host_is_refused_and_broken_explicitly(sandbox, 
 
 def test_expired_lock_of_a_dead_process_of_this_host_is_taken_over_with_a_warning(sandbox, scratch, dynamodb):
     plant_lock(dynamodb, "r0", socket.gethostname(), 99_999_999, expires_in=-120)  # no such pid
-    taken = lock(sandbox, scratch, owner="r4", message="release r4")
+    taken = lock(sandbox, scratch, owner="r4", lock_message="release r4")
     assert taken["changed"] is True, taken
     assert taken["lock"]["owner"] == "r4" and taken["previous"]["owner"] == "r0"
     assert any("Took over" in w and "99999999" in w and "'r0'" in w for w in taken.get("warnings", [])), taken
