@@ -141,8 +141,9 @@ def roll_back(release: Release) -> subprocess.CompletedProcess[str]:
     )
 
 
-def released(sandbox: SandboxClient, scale: str) -> Iterator[Release]:
-    """Release v1 of a fresh deployment (its own ``deploy_environment``) at ``scale``; reset afterwards."""
+def released(sandbox: SandboxClient, scale: str, *extra: str) -> Iterator[Release]:
+    """Release v1 of a fresh deployment (its own ``deploy_environment``) at ``scale``, with ``extra``
+    arguments on that first run only; reset afterwards."""
     environment = f"t{uuid.uuid4().hex[:6]}"
     started = time.monotonic()
     first = deploy(
@@ -153,6 +154,7 @@ def released(sandbox: SandboxClient, scale: str) -> Iterator[Release]:
         "-e",
         "compute_image_tag=v1",
         *FAST,
+        *extra,
     )
     released = Release(sandbox, scale, environment, first, time.monotonic() - started)
     yield released
