@@ -3,10 +3,11 @@ sandbox, on one deployment and one temporary git repository laid out like the se
 (apps/express-api: the sample API, apps/client-ui: the static client, infrastructure/).
 
 The tests run in file order against that one deployment, each leaving it as the next expects: the first
-release (everything), a client-only commit, ``--check --diff`` of a backend commit, that backend commit, a
-controller killed (SIGKILL) during a release's bake then that release rerun, a run with nothing changed, a
-run refused by a held lock, a failing validation, then rollback.yml to the previous release and to a named
-one. Bad release inputs are refused first, on a deployment of their own.
+release (everything: backend and client side by side), a client-only commit, ``--check --diff`` of a backend
+commit, that backend commit, a controller killed (SIGKILL) during a release's bake then that release rerun, a
+run with nothing changed, a run refused by a held lock, a backend and client release whose backend fails (the
+client is put back), then rollback.yml to the previous release and to a named one. Bad release inputs are
+refused first, on a deployment of their own.
 """
 
 from __future__ import annotations
@@ -328,14 +329,24 @@ def test_a_second_deploy_while_the_lock_is_held_is_refused_naming_the_holder(flo
     assert "Run the phase" not in output
 
 
-def test_a_failing_phase_releases_the_lock_and_records_the_failure(flow: Flow) -> None:
-    run = flow.deploy("failing validation", "-e", "release_integration_test_command=false")
+def test_a_failing_backend_release_puts_the_client_back_and_records_the_failure(flow: Flow) -> None:
+    client_before, version_before = flow.client_text(), flow.backend_version()
+    flow.commit("apps/client-ui/app.js", "// client v5\n", "client: v5")
+    tag = flow.commit("apps/express-api/app.py", "# backend v5\n", "api: v5")
+    flow.sandbox.add_task_fault(tag, "unhealthy")  # ECS rolls the backend back; the client went out alongside
+    try:
+        run = flow.deploy("failing backend release (client put back)")
+    finally:
+        flow.sandbox.clear_task_faults()
     output = run.stdout + run.stderr
     assert run.returncode != 0
-    assert "failed in the validate phase" in output, output[-3000:]
+    assert "failed in the backend phase" in output, output[-3000:]
+    assert "Wait for the client's release, if it still runs" in output
+    assert flow.backend_version() == version_before
+    assert flow.client_text() == client_before  # put back to the last successful release's artifact
     (latest,) = flow.ledger(query="list", limit=1)["releases"]
     assert latest["release_id"] == release_id(output) and latest["outcome"] == "failed"
-    assert latest["failure"]["phase"] == "validate"
+    assert latest["failure"]["phase"] == "backend"
     assert flow.lock_is_free()
 
 
