@@ -305,10 +305,14 @@ def test_a_controller_killed_during_the_bake_is_completed_by_a_rerun_of_its_rele
 
 def test_no_change_only_validates_and_writes_only_the_ledger_and_the_lock(flow: Flow) -> None:
     since = time.time()
-    output = ok(flow.deploy("no change (validation only)"))
+    version = flow.backend_version()
+    # The optional integration tests get the release's facts in their environment; this one checks one.
+    command = {"release_integration_test_command": f"sh -c 'test \"$RELEASE_VERSION\" = {version}'"}
+    output = ok(flow.deploy("no change (validation only)", "-e", json.dumps(command)))
     writes = flow.sandbox.requests(write=True, since=since)
     assert writes and {write["service"] for write in writes} == {"dynamodb"}, writes
     assert "Run the phase - validate" in output and "Run the phase - networking" not in output
+    assert re.search(r"Run the integration tests on the controller\] \**\nok: ", output), output[-3000:]
     assert recap(output)["changed"] == 0  # the lock's and the ledger's writes are the run's journal
     assert len(writes) == 4  # lock taken, ledger opened, ledger closed, lock given back
     print(f"\nno-change release: {flow.seconds['no change (validation only)']:.1f}s")
