@@ -321,7 +321,7 @@ def test_no_change_only_validates_and_writes_only_the_ledger_and_the_lock(flow: 
 
 def test_a_second_deploy_while_the_lock_is_held_is_refused_naming_the_holder(flow: Flow) -> None:
     held = flow.lock(
-        state="acquired", owner="other-release", message="hotfix by alice", holder="alice@laptop:1"
+        state="acquired", owner="other-release", lock_message="hotfix by alice", holder="alice@laptop:1"
     )
     assert held["lock"]["held"]
     try:
