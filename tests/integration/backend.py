@@ -84,7 +84,7 @@ class Release:
             text=True,
         )
 
-    def wait_for_bake(self, timeout: float = 90) -> str:
+    def wait_for_bake(self, timeout: float = 300) -> str:
         """The ARN of the service's deployment once it is in BAKE_TIME."""
         ecs = aws_client(self.sandbox, "ecs")
         deadline = time.monotonic() + timeout
