@@ -64,12 +64,36 @@ def stop_orphan(data_dir: Path) -> int | None:
     return pid
 
 
+def untraversable_parent(path: Path, user: str) -> Path | None:
+    """The first folder above ``path`` that ``user`` may not enter (``o+x`` missing, not theirs), if any.
+
+    As root we run PostgreSQL as another user, which opens some files by absolute path (``pg_control`` at
+    every checkpoint): a parent folder losing ``o+x`` after start-up makes it PANIC. pytest does this to
+    ``/tmp/pytest-of-<user>`` whenever a pytest session starts.
+    """
+    uid = pwd.getpwnam(user).pw_uid
+    for parent in reversed(path.absolute().parents):
+        try:
+            info = parent.stat()
+        except OSError:
+            return parent
+        if info.st_uid != uid and not info.st_mode & stat.S_IXOTH:
+            return parent
+    return None
+
+
+def serious_lines(log_text: str) -> list[str]:
+    """PANIC and FATAL lines of a PostgreSQL log (a server crash shows up there, not in the client error)."""
+    return [line for line in log_text.splitlines() if " PANIC: " in line or " FATAL: " in line]
+
+
 class Postgres:
     def __init__(self, data_dir: Path, port: int, log_file: Path) -> None:
         self.data_dir = data_dir
         self.port = port
         self.log_file = log_file
         self.process: subprocess.Popen[bytes] | None = None
+        self.log_offset = 0  # where this start's lines begin in log_file
         self.system_user = SYSTEM_USER if os.geteuid() == 0 else None
 
     @property
@@ -119,6 +143,7 @@ class Postgres:
         for setting in SETTINGS:
             args += ["-c", setting]
         with self.log_file.open("ab") as log:
+            self.log_offset = log.tell()
             self.process = subprocess.Popen(
                 args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, user=self.system_user
             )
@@ -137,6 +162,23 @@ class Postgres:
                 return
             time.sleep(0.02)
         raise PostgresError(f"postgres not ready after {timeout}s; see {self.log_file}")
+
+    def diagnose(self) -> str:
+        """Why PostgreSQL may have dropped a connection: this start's PANIC/FATAL lines, a closed parent."""
+        try:
+            with self.log_file.open("rb") as log:
+                log.seek(self.log_offset)
+                lines = serious_lines(log.read().decode(errors="replace"))
+        except FileNotFoundError:
+            lines = []
+        parent = untraversable_parent(self.data_dir, self.system_user) if self.system_user else None
+        if parent is not None:
+            lines.append(
+                f"{parent} is no longer enterable by {self.system_user}, the user PostgreSQL runs as"
+                " (as root); put SANDBOX_STATE_DIR where nothing tightens its parents' permissions (not under"
+                " /tmp/pytest-of-*)"
+            )
+        return "\n".join(lines[-10:])
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

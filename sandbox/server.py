@@ -341,6 +341,14 @@ def serve(state: State) -> int:
         state.write_info(info)
         print(f"sandbox serving on {info['endpoints']['aws']}, postgres {postgres.dsn}", flush=True)
         httpd.serve_forever(poll_interval=0.1)  # shutdown() waits up to one poll interval
+    except Exception:
+        # A start-up step's "server closed the connection unexpectedly" says nothing of why PostgreSQL
+        # went away: its log does (`up` shows the tail of this output when start-up fails).
+        with contextlib.suppress(Exception):
+            cause = postgres.diagnose()
+            if cause:
+                print(f"postgres ({state.pg_log}):\n{cause}", file=sys.stderr, flush=True)
+        raise
     finally:
         if dataplane is not None:
             dataplane.stop()  # task processes and listener proxies

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +26,8 @@ pytestmark = pytest.mark.integration
 
 REGION = "eu-west-2"
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
-LIFECYCLE_PORT = "4611"
+# Its own port; SANDBOX_LIFECYCLE_PORT moves it (parallel runs on one machine).
+LIFECYCLE_PORT = os.environ.get("SANDBOX_LIFECYCLE_PORT") or "4611"
 
 
 @pytest.fixture
@@ -238,9 +241,19 @@ def _children(pid: int) -> list[int]:
     return children
 
 
-def test_down_leaves_nothing_and_up_again_works(tmp_path_factory: pytest.TempPathFactory) -> None:
+@pytest.fixture
+def lifecycle_state_dir() -> Iterator[Path]:
+    """A state dir outside ``/tmp/pytest-of-<user>``: every pytest session that starts on the machine sets
+    that folder back to 0700, and as root (PostgreSQL then runs as another user) the next checkpoint PANICs
+    on ``pg_control``: "server closed the connection unexpectedly" in whatever ran on PostgreSQL then."""
+    root = Path(tempfile.mkdtemp(prefix="sandbox-lifecycle-"))
+    yield root / "state"
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_down_leaves_nothing_and_up_again_works(lifecycle_state_dir: Path) -> None:
     """Its own state dir and port: the shared sandbox is not touched."""
-    state_dir = tmp_path_factory.mktemp("sbx") / "state"
+    state_dir = lifecycle_state_dir
     env = dict(os.environ, SANDBOX_STATE_DIR=str(state_dir), SANDBOX_PORT=LIFECYCLE_PORT)
     env.pop("SANDBOX_AWS_URL", None)
 
