@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The two slow suites side by side: the integration tests (two pytest-xdist workers, a sandbox each) and the
+# The two slow suites side by side: the integration tests (three pytest-xdist workers, a sandbox each) and the
 # molecule scenarios (a sandbox of their own on another port). Both mostly wait on bake times, polling and
 # the AWS modules' own sleeps, so running them together roughly halves the wall time on two cores.
 # Molecule's output goes to a log that is printed when it ends; the exit status is non-zero if either failed.
@@ -11,7 +11,7 @@ mkdir -p .build
 started=$SECONDS
 "$bin/molecule" test --all >"$log" 2>&1 &
 molecule_pid=$!
-"$bin/python" -m pytest tests/integration -q -n 2 --dist loadfile
+"$bin/python" -m pytest tests/integration -q -n 3 --dist loadfile --durations=15
 integration=$?
 echo "integration tests: exit $integration after $((SECONDS - started)) s; waiting for molecule"
 wait "$molecule_pid"
