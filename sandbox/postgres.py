@@ -34,6 +34,11 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 # A throwaway cluster: durability costs time and buys nothing here.
 SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
+# As root, PostgreSQL's data dir (and socket dir) is its own working folder, entered as root before it
+# becomes SYSTEM_USER: it opens some files by absolute path (pg_control at every checkpoint), and a parent
+# folder that stops being enterable while it runs (pytest sets /tmp/pytest-of-<user> back to 0700 whenever
+# a session starts) made it PANIC. The working folder is held open; /proc/self/cwd needs no parent.
+CWD_DATA_DIR = "/proc/self/cwd"
 
 
 class PostgresError(RuntimeError):
@@ -47,13 +52,25 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+def _serves(pid: int, data_dir: Path) -> bool:
+    """True when ``pid`` is a postmaster on ``data_dir``: named on its command line, or its working folder."""
+    if str(data_dir).encode() in _cmdline(pid):
+        return True
+    if CWD_DATA_DIR.encode() not in _cmdline(pid):
+        return False
+    try:
+        return os.readlink(f"/proc/{pid}/cwd") == str(data_dir.resolve())
+    except OSError:
+        return False
+
+
 def stop_orphan(data_dir: Path) -> int | None:
     """Stop a postmaster left on ``data_dir`` by a sandbox server that was killed outright; its pid."""
     try:
         pid = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
     except (FileNotFoundError, IndexError, ValueError):
         return None
-    if str(data_dir).encode() not in _cmdline(pid):
+    if not _serves(pid, data_dir):
         return None  # gone, or the pid now belongs to something else
     os.kill(pid, signal.SIGINT)
     deadline = time.monotonic() + STOP_TIMEOUT
@@ -62,24 +79,6 @@ def stop_orphan(data_dir: Path) -> int | None:
     if _cmdline(pid):
         os.kill(pid, signal.SIGKILL)
     return pid
-
-
-def untraversable_parent(path: Path, user: str) -> Path | None:
-    """The first folder above ``path`` that ``user`` may not enter (``o+x`` missing, not theirs), if any.
-
-    As root we run PostgreSQL as another user, which opens some files by absolute path (``pg_control`` at
-    every checkpoint): a parent folder losing ``o+x`` after start-up makes it PANIC. pytest does this to
-    ``/tmp/pytest-of-<user>`` whenever a pytest session starts.
-    """
-    uid = pwd.getpwnam(user).pw_uid
-    for parent in reversed(path.absolute().parents):
-        try:
-            info = parent.stat()
-        except OSError:
-            return parent
-        if info.st_uid != uid and not info.st_mode & stat.S_IXOTH:
-            return parent
-    return None
 
 
 def serious_lines(log_text: str) -> list[str]:
@@ -138,14 +137,20 @@ class Postgres:
         """Start the postmaster in our process group; returns at once (see ``wait_ready``)."""
         stop_orphan(self.data_dir)
         (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
-        args = [str(pg_commands.POSTGRES_BIN_PATH / "postgres"), "-D", str(self.data_dir)]
-        args += ["-h", HOST, "-p", str(self.port), "-k", str(self.data_dir)]
+        where = CWD_DATA_DIR if self.system_user else str(self.data_dir)
+        args = [str(pg_commands.POSTGRES_BIN_PATH / "postgres"), "-D", where]
+        args += ["-h", HOST, "-p", str(self.port), "-k", where]
         for setting in SETTINGS:
             args += ["-c", setting]
         with self.log_file.open("ab") as log:
             self.log_offset = log.tell()
             self.process = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, user=self.system_user
+                args,
+                cwd=self.data_dir,  # entered before the switch to system_user (see CWD_DATA_DIR)
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                user=self.system_user,
             )
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
@@ -164,20 +169,13 @@ class Postgres:
         raise PostgresError(f"postgres not ready after {timeout}s; see {self.log_file}")
 
     def diagnose(self) -> str:
-        """Why PostgreSQL may have dropped a connection: this start's PANIC/FATAL lines, a closed parent."""
+        """Why PostgreSQL may have dropped a connection: the PANIC/FATAL lines of this start's log."""
         try:
             with self.log_file.open("rb") as log:
                 log.seek(self.log_offset)
                 lines = serious_lines(log.read().decode(errors="replace"))
         except FileNotFoundError:
             lines = []
-        parent = untraversable_parent(self.data_dir, self.system_user) if self.system_user else None
-        if parent is not None:
-            lines.append(
-                f"{parent} is no longer enterable by {self.system_user}, the user PostgreSQL runs as"
-                " (as root); put SANDBOX_STATE_DIR where nothing tightens its parents' permissions (not under"
-                " /tmp/pytest-of-*)"
-            )
         return "\n".join(lines[-10:])
 
     def stop(self) -> None:

@@ -243,11 +243,12 @@ def _children(pid: int) -> list[int]:
 
 @pytest.fixture
 def lifecycle_state_dir() -> Iterator[Path]:
-    """A state dir outside ``/tmp/pytest-of-<user>``: every pytest session that starts on the machine sets
-    that folder back to 0700, and as root (PostgreSQL then runs as another user) the next checkpoint PANICs
-    on ``pg_control``: "server closed the connection unexpectedly" in whatever ran on PostgreSQL then."""
+    """A state dir in a folder of its own (the test closes it): not under ``/tmp/pytest-of-<user>``, which
+    every pytest session that starts sets back to 0700."""
     root = Path(tempfile.mkdtemp(prefix="sandbox-lifecycle-"))
     yield root / "state"
+    env = dict(os.environ, SANDBOX_STATE_DIR=str(root / "state"), SANDBOX_PORT=LIFECYCLE_PORT)
+    run_sandbox("down", env=env)  # a no-op unless the test failed half-way
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -267,8 +268,12 @@ def test_down_leaves_nothing_and_up_again_works(lifecycle_state_dir: Path) -> No
         assert status["running"] and status["port"] == int(LIFECYCLE_PORT), status
         server_pid = status["pid"]
         postgres_pid = SandboxClient(status["endpoints"]["aws"]).health()["postgres_pid"]
-        with psycopg.connect(status["endpoints"]["postgres"]) as conn:
-            conn.execute("SELECT 1")
+        if os.geteuid() == 0:  # PostgreSQL runs as another user: close a parent as pytest does to its root
+            state_dir.parent.chmod(0o700)
+        with psycopg.connect(status["endpoints"]["postgres"], autocommit=True) as conn:
+            conn.execute("CREATE DATABASE lifecycle")
+            conn.execute("DROP DATABASE lifecycle WITH (FORCE)")
+            conn.execute("CHECKPOINT")  # opens pg_control by absolute path: PANICked before /proc/self/cwd
         tracked = {server_pid, postgres_pid, *_children(postgres_pid), *_processes_mentioning(str(state_dir))}
         assert len(tracked) > 3, tracked  # server, postmaster and its workers
 
