@@ -66,6 +66,22 @@ class EcsReleaseError(Exception):
         super().__init__(message)
 
 
+def task_definition_options():
+    """The argument spec of a task definition given as a dict (the fields of :class:`TaskDefinitionSpec`),
+    shared by ecs_bluegreen's ``task_definition`` and ecs_run_task's ``task_definition_spec``."""
+    return dict(
+        family=dict(type="str", required=True),
+        container_definitions=dict(type="list", elements="dict", required=True),
+        cpu=dict(type="str"),
+        memory=dict(type="str"),
+        execution_role_arn=dict(type="str"),
+        task_role_arn=dict(type="str"),
+        network_mode=dict(type="str", choices=["awsvpc", "bridge", "host", "none"], default="awsvpc"),
+        requires_compatibilities=dict(type="list", elements="str", default=["FARGATE"]),
+        runtime_platform=dict(type="dict"),
+    )
+
+
 @dataclass(frozen=True)
 class TaskDefinitionSpec:
     """The fields of a task definition this module sets; AWS's defaults for the others are left alone."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.macroai.deploy.plugins.module_utils._ecs import (
+    ClientError,  # botocore's, or a stand-in without botocore
     EcsReleaseError,
     TaskDefinitionSpec,
     WaitSettings,
@@ -32,14 +33,6 @@ from ansible_collections.macroai.deploy.plugins.module_utils._waiter import (
     WaitTimeout,
     wait_until,
 )
-
-try:
-    from botocore.exceptions import ClientError
-except ImportError:  # AnsibleAWSModule reports a missing botocore; nothing can raise ClientError then
-
-    class ClientError(Exception):  # type: ignore[no-redef]
-        response: dict[str, Any] = {}
-
 
 TIMEOUT_STOP_REASON = "ecs_run_task: the task did not stop within wait_timeout"
 

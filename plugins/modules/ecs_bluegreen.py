@@ -530,6 +530,7 @@ from ansible_collections.macroai.deploy.plugins.module_utils._ecs import (  # no
     WaitSettings,
     release,
     roll_back,
+    task_definition_options,
 )
 
 with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
@@ -602,17 +603,7 @@ def main():
         state=dict(type="str", choices=["present", "rolled_back"], default="present"),
         task_definition=dict(
             type="dict",
-            options=dict(
-                family=dict(type="str", required=True),
-                container_definitions=dict(type="list", elements="dict", required=True),
-                cpu=dict(type="str"),
-                memory=dict(type="str"),
-                execution_role_arn=dict(type="str"),
-                task_role_arn=dict(type="str"),
-                network_mode=dict(type="str", choices=["awsvpc", "bridge", "host", "none"], default="awsvpc"),
-                requires_compatibilities=dict(type="list", elements="str", default=["FARGATE"]),
-                runtime_platform=dict(type="dict"),
-            ),
+            options=task_definition_options(),
         ),
         to_task_definition=dict(type="str"),
         sensitive_environment=dict(type="list", elements="str", default=[]),

@@ -300,6 +300,7 @@ from ansible_collections.macroai.deploy.plugins.module_utils._aws import retryin
 from ansible_collections.macroai.deploy.plugins.module_utils._ecs import (  # noqa: E402
     TaskDefinitionSpec,
     WaitSettings,
+    task_definition_options,
 )
 from ansible_collections.macroai.deploy.plugins.module_utils._ecs_task import (  # noqa: E402
     EcsTaskError,
@@ -340,17 +341,7 @@ def main():
         task_definition=dict(type="str"),
         task_definition_spec=dict(
             type="dict",
-            options=dict(
-                family=dict(type="str", required=True),
-                container_definitions=dict(type="list", elements="dict", required=True),
-                cpu=dict(type="str"),
-                memory=dict(type="str"),
-                execution_role_arn=dict(type="str"),
-                task_role_arn=dict(type="str"),
-                network_mode=dict(type="str", choices=["awsvpc", "bridge", "host", "none"], default="awsvpc"),
-                requires_compatibilities=dict(type="list", elements="str", default=["FARGATE"]),
-                runtime_platform=dict(type="dict"),
-            ),
+            options=task_definition_options(),
         ),
         container_name=dict(type="str"),
         command=dict(type="list", elements="str"),
