@@ -25,7 +25,14 @@ class SandboxClient:
         self.base_url = (base_url or default_base_url()).rstrip("/")
         self.timeout = timeout
 
-    def _call(self, method: str, route: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+    def _call(
+        self,
+        method: str,
+        route: str,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
         url = f"{self.base_url}{ADMIN}/{route}"
         if params:
             url += "?" + urlencode({key: value for key, value in params.items() if value is not None})
@@ -34,7 +41,7 @@ class SandboxClient:
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as err:
             raise SandboxError(f"{method} {url}: {err.code} {err.read().decode(errors='replace')}") from err
@@ -85,7 +92,9 @@ class SandboxClient:
         self._call("DELETE", "faults")
 
     def reset(self) -> dict[str, Any]:
-        return self._call("POST", "reset")
+        # A reset stops every task process and drops the databases: on a busy machine it can take well over
+        # the usual timeout, and a client that gives up early leaves the next test a sandbox mid-reset.
+        return self._call("POST", "reset", timeout=max(self.timeout, 120.0))
 
     def neon_url(self) -> str:
         """Base URL of the Neon API emulator, e.g. http://127.0.0.1:4599/neon/api/v2."""

@@ -192,6 +192,11 @@ def test_ecs_tasks_stay_running(aws: Callable[..., Any]) -> None:
         instanceIdentityDocument=json.dumps({"instanceId": instance, "region": REGION}),
     )
     task = ecs.run_task(cluster="keep-running", taskDefinition="sleeper")["tasks"][0]["taskArn"]
+    # It starts (on a busy machine it can be PROVISIONING for a moment), then stays RUNNING.
+    deadline = time.monotonic() + 30
+    while ecs.describe_tasks(cluster="keep-running", tasks=[task])["tasks"][0]["lastStatus"] != "RUNNING":
+        assert time.monotonic() < deadline, "the task never reached RUNNING"
+        time.sleep(0.2)
     for _ in range(3):
         described = ecs.describe_tasks(cluster="keep-running", tasks=[task])["tasks"][0]
         assert described["lastStatus"] == "RUNNING"
