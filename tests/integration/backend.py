@@ -183,14 +183,3 @@ def check_v2_under_load_drops_nothing_and_old_tasks_go(release: Release) -> None
     # ecs_bluegreen waited for the bake and clean-up: the v1 tasks are gone.
     assert release.versions_running() == {"v2"}
     print(f"\n{release.scale}: v2 under load: {load.sent} requests in {load.elapsed:.1f}s, 0 failed")
-
-
-def check_rerun_of_the_release_changes_nothing(release: Release) -> None:
-    started = time.monotonic()
-    run = release.deploy("v2")
-    seconds = time.monotonic() - started
-    output = run.stdout + run.stderr
-    assert run.returncode == 0, output[-5000:]
-    counts = recap(output)
-    assert counts["changed"] == 0, [line for line in output.splitlines() if line.startswith("changed")]
-    print(f"\n{release.scale}: no-op re-run {seconds:.1f}s, {counts['ok'] + counts['skipped']} tasks")

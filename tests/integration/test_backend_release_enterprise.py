@@ -1,7 +1,7 @@
 """The backend release at enterprise scale (3 AZs, LINEAR traffic steps): v1, with the migrations on the RDS
-stand-in, then v2 under load with zero failed requests, then a re-run that changes nothing. The rollback
-paths, which do not depend on the scale, are proven at hobby scale in test_backend_release.py, and the
-failing migration in test_migrations.py.
+stand-in, then v2 under load with zero failed requests. The rollback paths, which do not depend on the scale,
+and the failing migration are proven at hobby scale in test_backend_release.py; that a re-run changes nothing
+at enterprise scale, by the molecule scenario `enterprise` (its idempotence step).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from collections.abc import Iterator
 import pytest
 from backend import (
     Release,
-    check_rerun_of_the_release_changes_nothing,
     check_v1_released_with_the_infrastructure,
     check_v2_under_load_drops_nothing_and_old_tasks_go,
     released,
@@ -52,7 +51,3 @@ def test_v1_migrated_the_rds_database_and_production_serves_the_rows(release: Re
 
 def test_v2_under_load_drops_nothing_and_old_tasks_go(release: Release) -> None:
     check_v2_under_load_drops_nothing_and_old_tasks_go(release)
-
-
-def test_rerun_of_the_release_changes_nothing(release: Release) -> None:
-    check_rerun_of_the_release_changes_nothing(release)

@@ -14,6 +14,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -287,6 +288,44 @@ def test_rolled_back_during_bake(sandbox: SandboxClient, infra: dict[str, Any], 
     assert result["changed"] is True
     assert result["deployment"]["status"] == "ROLLBACK_SUCCESSFUL"
     assert result["task_definition_arn"].endswith(":2")
+    assert production_version(sandbox, infra) == "v2"
+
+
+def test_an_alarm_in_alarm_during_the_bake_rolls_back_naming_it(
+    sandbox: SandboxClient, infra: dict[str, Any], tmp_path: Path
+) -> None:
+    cloudwatch = aws_client(sandbox, "cloudwatch")
+    alarm = f"{PREFIX}-target-5xx"
+    cloudwatch.put_metric_alarm(
+        AlarmName=alarm,
+        Namespace="AWS/ApplicationELB",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    args = release_args(infra, "v6", bake_time_minutes=30, alarms=[alarm], wait_timeout=180)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(play, sandbox, tmp_path, args)
+        deadline = time.time() + 150
+        stage = None
+        while time.time() < deadline and stage != "BAKE_TIME" and not pending.done():
+            for summary in infra["ecs"].list_service_deployments(
+                cluster=infra["cluster"], service=infra["service"], status=["IN_PROGRESS"]
+            )["serviceDeployments"]:
+                (deployment,) = infra["ecs"].describe_service_deployments(
+                    serviceDeploymentArns=[summary["serviceDeploymentArn"]]
+                )["serviceDeployments"]
+                stage = deployment.get("lifecycleStage")
+            time.sleep(0.3)
+        assert stage == "BAKE_TIME", "the release never reached its bake"
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="test: forced")
+        result = pending.result(timeout=180)
+    cloudwatch.delete_alarms(AlarmNames=[alarm])
+    assert result.get("failed") is True, result
+    assert "ROLLBACK" in result["msg"] and alarm in result["msg"], result["msg"]
     assert production_version(sandbox, infra) == "v2"
 
 

@@ -5,9 +5,8 @@ the ``data`` and ``compute`` facts the earlier phases publish: the migrations ru
 the restore point is a backup branch at the production branch's LSN; release_migrate false skips it; check
 mode runs nothing; on RDS a failing migration keeps the snapshot and the message gives the restore commands.
 
-Then a whole hobby release (playbooks/deploy.yml, two runs): v1 migrates the Neon branch and production
-serves the rows; a v2 whose migration fails restores the database (schema and every row identical, by
-checksum), stops before traffic moves (production still v1) and says what happened and what to do.
+The whole hobby release with its migrations (playbooks/deploy.yml) is in test_backend_release.py, on that
+file's deployment; the enterprise one (RDS) in test_backend_release_enterprise.py.
 """
 
 from __future__ import annotations
@@ -27,14 +26,11 @@ from typing import Any
 import psycopg
 import pytest
 from botocore.exceptions import ClientError
+from database import SEEDED, database_checksum, failing_migrations
 from support import (
     REGION,
-    REPO_ROOT,
     ansible_env,
     aws_client,
-    deploy,
-    get_version,
-    listener_url,
     run_playbook,
 )
 
@@ -44,30 +40,6 @@ pytestmark = pytest.mark.integration
 
 PREFIX = f"mg{uuid.uuid4().hex[:6]}"
 API_KEY = f"napi_{uuid.uuid4().hex}"
-MIGRATIONS = REPO_ROOT / "examples" / "app" / "migrations"
-SEEDED = [("anvil", 3), ("bucket", 12), ("compass", 1)]
-
-
-def database_checksum(uri: str) -> dict[str, str]:
-    """Schema (tables, columns, constraints, indexes) and every row of every table in ``public``, hashed."""
-    with psycopg.connect(uri) as conn:
-        schema = conn.execute(
-            "SELECT md5(string_agg(line, E'\\n' ORDER BY line)) FROM ("
-            " SELECT concat_ws(' ', table_name, column_name, data_type, is_nullable, column_default) AS line"
-            " FROM information_schema.columns WHERE table_schema = 'public'"
-            " UNION ALL SELECT conrelid::regclass || ' ' || pg_get_constraintdef(oid) FROM pg_constraint"
-            " WHERE connamespace = 'public'::regnamespace"
-            " UNION ALL SELECT indexdef FROM pg_indexes WHERE schemaname = 'public') AS lines"
-        ).fetchone()
-        sums = {"schema": str(schema[0] if schema else "")}
-        tables = conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
-        ).fetchall()
-        for (table,) in tables:
-            rows = "md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), ''))"
-            row = conn.execute(f'SELECT count(*), {rows} FROM "{table}" t').fetchone()
-            sums[table] = f"{row[0]}:{row[1]}" if row else ""
-    return sums
 
 
 class Neon:
@@ -265,17 +237,6 @@ def test_check_mode_runs_nothing(step: Step) -> None:
     assert database_checksum(step.database_url) == before
 
 
-def failing_migrations(folder: Path) -> Path:
-    """The shipped migrations, then 0003 (commits: only a restore can undo it) and 0004 (fails)."""
-    for path in MIGRATIONS.glob("*.sql"):
-        (folder / path.name).write_text(path.read_text())
-    (folder / "0003_zero_quantities.sql").write_text(
-        "UPDATE items SET quantity = 0;\nCREATE TABLE audit (id integer);\nINSERT INTO audit VALUES (1);\n"
-    )
-    (folder / "0004_price.sql").write_text("ALTER TABLE items ADD COLUMN price numeric NOT NULL;\n")
-    return folder
-
-
 def test_on_rds_a_failing_migration_keeps_the_snapshot_and_says_how_to_restore(
     step: Step, tmp_path: Path
 ) -> None:
@@ -340,107 +301,3 @@ def test_on_rds_a_failing_migration_keeps_the_snapshot_and_says_how_to_restore(
     finally:
         rds.delete_db_instance(DBInstanceIdentifier=instance, SkipFinalSnapshot=True)
         secrets.delete_secret(SecretId=secret_arn, ForceDeleteWithoutRecovery=True)
-
-
-# -- a whole hobby release (playbooks/deploy.yml): Data -> Compute -> Migrate -> Backend release ------------
-@dataclass
-class Deployed:
-    sandbox: SandboxClient
-    environment: str
-    first: subprocess.CompletedProcess[str]
-    first_seconds: float
-
-    @property
-    def production_url(self) -> str:
-        return listener_url(self.sandbox, f"macroai-{self.environment}", 80)
-
-    def deploy(self, tag: str, *extra: str) -> subprocess.CompletedProcess[str]:
-        return deploy(
-            self.sandbox,
-            "hobby",
-            *("-e", f"deploy_environment={self.environment}", "-e", f"compute_image_tag={tag}"),
-            # A production branch of its own in the emulator's shared project; without a repository to
-            # compare, only force_rebuild puts the migrations in scope.
-            *("-e", "force_rebuild=true"),
-            *(
-                "-e",
-                f"data_neon_branch_name=production-{self.environment}",
-                "-e",
-                "compute_release_poll_seconds=1",
-            ),
-            *extra,
-        )
-
-    def database_url(self) -> str:
-        secrets = aws_client(self.sandbox, "secretsmanager")
-        return secrets.get_secret_value(SecretId=f"macroai/{self.environment}/DATABASE_URL")["SecretString"]
-
-
-def get_json(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.loads(response.read())
-
-
-@pytest.fixture(scope="module")
-def deployed(sandbox: SandboxClient) -> Iterator[Deployed]:
-    environment = f"m{uuid.uuid4().hex[:6]}"
-    release = Deployed(sandbox, environment, subprocess.CompletedProcess([], 0), 0.0)
-    started = time.monotonic()
-    release.first = release.deploy("v1")
-    release.first_seconds = time.monotonic() - started
-    yield release
-    sandbox.reset()
-
-
-def test_a_hobby_release_migrates_and_production_serves_the_rows(deployed: Deployed) -> None:
-    output = deployed.first.stdout + deployed.first.stderr
-    assert deployed.first.returncode == 0, output[-5000:]
-    assert "Migrate" in output and "Run the migrations as a one-off task" in output
-    served = get_json(f"{deployed.production_url}/items")
-    assert [(item["name"], item["quantity"]) for item in served["items"]] == SEEDED
-    assert served["version"] == "v1"
-    assert get_json(f"{deployed.production_url}/api/items")["items"] == served["items"]
-    with psycopg.connect(deployed.database_url()) as conn:
-        applied = [row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
-    assert applied == ["0001_create_items.sql", "0002_seed_items.sql"]
-    print(f"\nhobby: first release with migrations {deployed.first_seconds:.1f}s")
-
-
-def test_a_failing_migration_restores_the_database_before_traffic_moves(
-    deployed: Deployed, tmp_path: Path
-) -> None:
-    url = deployed.database_url()
-    before = database_checksum(url)
-    started = time.monotonic()
-    run = deployed.deploy(
-        "v2",
-        "-e",
-        json.dumps({"data_migration_environment": {"APP_MIGRATIONS_DIR": str(failing_migrations(tmp_path))}}),
-    )
-    seconds = time.monotonic() - started
-    output = run.stdout + run.stderr
-    assert run.returncode != 0, output[-5000:]
-    assert database_checksum(url) == before
-    assert get_version(deployed.production_url) == "v1"
-    assert [
-        (i["name"], i["quantity"]) for i in get_json(f"{deployed.production_url}/items")["items"]
-    ] == SEEDED
-    ecs = aws_client(deployed.sandbox, "ecs")
-    service = ecs.describe_services(
-        cluster=f"macroai-{deployed.environment}", services=[f"macroai-{deployed.environment}-api"]
-    )
-    assert service["services"][0]["taskDefinition"].endswith(":1"), "the service was never moved to v2"
-    assert "The migration failed, so the release stopped before any traffic moved" in output
-    assert (
-        'migration 0004_price.sql failed: column "price" of relation "items" contains null values' in output
-    )
-    assert "exited with code 1 (Essential container in task exited)" in output
-    assert "The database was restored to the restore point" in output and "then release again" in output
-    # The state the failed migration left is kept for inspection, beside the two backup branches.
-    neon = Neon(deployed.sandbox.neon_url())
-    neon.project_id = deployed.sandbox.neon_project_id()
-    names = [b["name"] for b in neon.call("GET", f"/projects/{neon.project_id}/branches")["branches"]]
-    production = f"production-{deployed.environment}"
-    assert [n for n in names if n.startswith(f"{production}-failed-migrate-")], names
-    assert len([n for n in names if n.startswith(f"{production}-pre-migrate-")]) == 2, names
-    print(f"\nhobby: failed migration, restored and stopped, {seconds:.1f}s")
