@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from flow import Flow, fetch, git, make_app_repo, ok, release_id
-from support import REPO_ROOT, ansible_env, aws_client, recap, run_playbook
+from support import REPO_ROOT, LoadProbe, ansible_env, aws_client, recap, run_playbook
 
 from sandbox.client import SandboxClient
 
@@ -148,6 +148,10 @@ def test_backend_only_change_releases_only_the_backend(flow: Flow) -> None:
     client_before = flow.client_text()
     output = ok(flow.deploy("backend-only change"))
     assert "TASK [Run the phase - backend]" in output and "TASK [Run the phase - client]" not in output
+    # The infrastructure is not in scope: the facts the first release recorded, not its three phases.
+    assert "Reuse the infrastructure the last successful release recorded - " in output
+    for phase in ("networking", "data", "compute"):
+        assert f"TASK [Run the phase - {phase}]" not in output, phase
     assert flow.backend_version() == tag
     flow.tags["backend"] = tag
     assert flow.client_text() == client_before
@@ -220,11 +224,14 @@ def test_a_failing_backend_release_puts_the_client_back_and_records_the_failure(
     tag = flow.commit("apps/express-api/app.py", "# backend v5\n", "api: v5")
     flow.sandbox.add_task_fault(tag, "unhealthy")  # ECS rolls the backend back; the client went out alongside
     try:
-        run = flow.deploy("failing backend release (client put back)")
+        with LoadProbe(f"{flow.production_url()}/version", rate=20, max_seconds=300) as load:
+            run = flow.deploy("failing backend release (client put back)")
     finally:
         flow.sandbox.clear_task_faults()
     output = run.stdout + run.stderr
     assert run.returncode != 0
+    # Production never answered with an error nor with the unhealthy version while ECS rolled it back.
+    assert load.failures == [] and set(load.versions) == {version_before}, (load.failures[:5], load.versions)
     assert "failed in the backend phase" in output, output[-3000:]
     assert "Wait for the client's release, if it still runs" in output
     assert flow.backend_version() == version_before
