@@ -29,8 +29,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "tests" / "integration"))
 
+from flow import make_app_repo  # noqa: E402
 from support import BIN_DIR, ansible_env  # noqa: E402
-from test_release_flow import make_app_repo  # noqa: E402
 
 from sandbox.client import SandboxClient  # noqa: E402  (the repo root is not on sys.path when run as a script)
 from sandbox.state import free_port  # noqa: E402

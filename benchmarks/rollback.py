@@ -19,8 +19,12 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from noop_release import ENVIRONMENT, own_sandbox, timed
-from test_release_flow import git, make_app_repo
+# Run as a script: the repo root (the sandbox package) and the integration helpers are not on sys.path.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "integration"))
+
+from flow import git, make_app_repo  # noqa: E402
+from noop_release import ENVIRONMENT, own_sandbox, timed  # noqa: E402
 
 TARGET_SECONDS = 30.0
 
