@@ -54,6 +54,8 @@ class Flow:
     seconds: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     client_bucket: str = ""
+    # -e settings every later deploy passes: a test that changes a setting keeps it for the releases after it.
+    settings: tuple[str, ...] = ()
 
     @property
     def prefix(self) -> str:
@@ -73,6 +75,7 @@ class Flow:
             *("-e", f"deploy_environment={self.environment}", "-e", f"deploy_app_repo={self.repo}"),
             *("-e", f"edge_client_source={self.repo / 'apps' / 'client-ui'}"),
             *FAST,
+            *self.settings,
             *extra,
         )
         self.seconds[label] = time.monotonic() - started
@@ -86,6 +89,7 @@ class Flow:
             *("-e", f"deploy_environment={self.environment}", "-e", f"deploy_app_repo={self.repo}"),
             *("-e", f"edge_client_source={self.repo / 'apps' / 'client-ui'}"),
             *FAST,
+            *self.settings,
             *extra,
         ]
 

@@ -203,6 +203,27 @@ def test_no_change_only_validates_and_writes_only_the_ledger_and_the_lock(flow: 
     print(f"\nno-change release: {flow.seconds['no change (validation only)']:.1f}s")
 
 
+def test_a_settings_change_alone_converges_the_infrastructure_and_applies_it(flow: Flow) -> None:
+    before = flow.ledger(query="last_successful")["release"]
+    version, revisions, client = flow.backend_version(), flow.revisions(), flow.client_text()
+    flow.settings = ("-e", "compute_log_retention_days=30")  # no new commit; the releases after keep it
+    output = ok(flow.deploy("settings change (log retention)"))
+    reason = f"settings changed since {before['release_id']}: compute_log_retention_days"
+    assert "Run the phase - networking" in output and "Run the phase - compute" in output
+    assert f"infrastructure: yes - {reason}" in " ".join(output.split()), output[-3000:]  # YAML folds lines
+    logs = aws_client(flow.sandbox, "logs")
+    (group,) = logs.describe_log_groups(logGroupNamePrefix=f"/ecs/{flow.prefix}/api")["logGroups"]
+    assert group["retentionInDays"] == 30
+    assert flow.revisions() == revisions  # no new task definition revision
+    assert flow.backend_version() == version and flow.client_text() == client
+    entry = flow.ledger(query="last_successful")["release"]
+    assert entry["release_id"] == release_id(output) and entry["scope"]["infrastructure"] is True
+    assert entry["reasons"]["infrastructure"].startswith(reason)
+    changed = set(entry["settings"]) - set(before["settings"])
+    assert [item.split("=")[0] for item in changed] == ["compute_log_retention_days"]
+    assert entry["task_definition_arn"] == before["task_definition_arn"]
+
+
 def test_a_second_deploy_while_the_lock_is_held_is_refused_naming_the_holder(flow: Flow) -> None:
     held = flow.lock(
         state="acquired", owner="other-release", lock_message="hotfix by alice", holder="alice@laptop:1"
