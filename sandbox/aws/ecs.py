@@ -53,6 +53,7 @@ OWNED = frozenset(
         "UpdateService",
         "DeleteService",
         "ListTasks",
+        "ListTaskDefinitions",
         "ListServiceDeployments",
         "DescribeServiceDeployments",
         "StopServiceDeployment",
@@ -1189,6 +1190,18 @@ class ECSOverlay:
         return self.engine.services.get(moto_service.arn)
 
     # -- operations --------------------------------------------------------------------------------
+    def op_ListTaskDefinitions(self, environ: dict[str, Any], params: dict[str, Any]) -> tuple[int, Any]:
+        """moto ignores ``sort``; AWS lists by family, then revision, ascending, and DESC reverses both (a
+        family's newest revision first: what a caller looking for "the newest" asks for)."""
+        status, payload = self.moto(environ, "ListTaskDefinitions", params)
+        if status == 200 and isinstance(payload, dict):
+            payload["taskDefinitionArns"] = sorted(
+                payload.get("taskDefinitionArns") or [],
+                key=_family_and_revision,
+                reverse=str(params.get("sort") or "ASC").upper() == "DESC",
+            )
+        return status, payload
+
     def op_CreateService(self, environ: dict[str, Any], params: dict[str, Any]) -> tuple[int, Any]:
         config = merge_config(None, params.get("deploymentConfiguration"))
         validate(config, params.get("loadBalancers"))
@@ -1344,6 +1357,11 @@ class ECSOverlay:
                 else:
                     failures.append({"arn": arn, "reason": "MISSING"})
         return 200, {"serviceRevisions": found, "failures": failures}
+
+
+def _family_and_revision(arn: str) -> tuple[str, int]:
+    family, _, revision = arn.rsplit("/", 1)[-1].rpartition(":")
+    return family, int(revision) if revision.isdigit() else 0
 
 
 def _json_default(value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from io import BytesIO
 from typing import Any
 
@@ -67,3 +68,24 @@ def test_ecs_requests_reach_moto_under_the_engines_lock(target: str, locked: boo
     environ = {"HTTP_X_AMZ_TARGET": target, "wsgi.input": BytesIO(b"{}")}
     assert b"".join(ECSOverlay(moto_app, engine)(environ, lambda *args: None)) == b"{}"
     assert seen == [locked]
+
+
+@pytest.mark.parametrize(
+    ("sort", "order"), [(None, ["web:2", "web:9", "web:10"]), ("DESC", ["web:10", "web:9", "web:2"])]
+)
+def test_task_definitions_are_listed_in_the_order_aws_sorts_them(sort: str | None, order: list) -> None:
+    """moto lists in registration order and ignores ``sort``: with DESC the newest revision comes first."""
+    prefix = "arn:aws:ecs:eu-west-2:123456789012:task-definition/"
+    registered = [prefix + name for name in ("web:10", "web:2", "web:9")]
+
+    def moto_app(environ: dict, start_response: Any) -> list[bytes]:
+        start_response("200 OK", [])
+        return [json.dumps({"taskDefinitionArns": registered}).encode()]
+
+    body = json.dumps({"familyPrefix": "web", **({"sort": sort} if sort else {})}).encode()
+    environ = {
+        "HTTP_X_AMZ_TARGET": "AmazonEC2ContainerServiceV20141113.ListTaskDefinitions",
+        "wsgi.input": BytesIO(body),
+    }
+    listed = json.loads(b"".join(ECSOverlay(moto_app, Deployments())(environ, lambda *args: None)))
+    assert listed["taskDefinitionArns"] == [prefix + name for name in order]
