@@ -27,9 +27,9 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 import yaml
+from database import database_checksum
 from flow import Flow, git, make_app_repo, ok, release_id
 from support import REPO_ROOT, LoadProbe, ansible_env, aws_client
-from test_migrations import database_checksum
 
 from sandbox.client import SandboxClient
 
