@@ -3,11 +3,12 @@ sandbox, on one deployment and one temporary git repository laid out like the se
 (apps/express-api: the sample API, apps/client-ui: the static client, infrastructure/).
 
 The tests run in file order against that one deployment, each leaving it as the next expects: the first
-release (everything: backend and client side by side), a client-only commit, ``--check --diff`` of a backend
-commit, that backend commit, a controller killed (SIGKILL) during a release's bake then that release rerun, a
-run with nothing changed, a run refused by a held lock, a backend and client release whose backend fails (the
-client is put back), then rollback.yml to the previous release and to a named one. Bad release inputs are
-refused first, on a deployment of their own.
+release (everything: backend and client side by side), a client-only commit, an infrastructure-only commit, a
+mixed commit (API, client and infrastructure), ``--check --diff`` of a backend commit, that backend commit
+(which reuses the recorded infrastructure), a controller killed (SIGKILL) during a release's bake then that
+release rerun, a run with nothing changed, a settings change alone, a run refused by a held lock, a backend
+and client release whose backend fails under load (the client is put back), then rollback.yml to the
+previous release and to a named one. Bad release inputs are refused first, on a deployment of their own.
 """
 
 from __future__ import annotations
@@ -132,6 +133,69 @@ def test_client_only_change_releases_only_the_client(flow: Flow) -> None:
     assert "// client v2" in flow.client_text()
     objects = aws_client(flow.sandbox, "s3").list_objects_v2(Bucket=flow.client_bucket)["Contents"]
     assert len(objects) == 2  # the first release's artifact is kept for a rollback
+
+
+def deployments_and_jobs(flow: Flow) -> tuple[int, int]:
+    """How many deployments the API's service and jobs the client's branch have had: what a release adds."""
+    ecs, amplify = aws_client(flow.sandbox, "ecs"), aws_client(flow.sandbox, "amplify")
+    deployments = ecs.list_service_deployments(cluster=flow.prefix, service=f"{flow.prefix}-api")
+    (app,) = [a for a in amplify.list_apps()["apps"] if a["name"] == f"{flow.prefix}-client"]
+    jobs = amplify.list_jobs(appId=app["appId"], branchName="main")["jobSummaries"]
+    return len(deployments["serviceDeployments"]), len(jobs)
+
+
+def commit_files(flow: Flow, subject: str, files: dict[str, str]) -> str:
+    """One commit that appends ``text`` to each of ``files`` (created when missing)."""
+    for path, text in files.items():
+        target = flow.repo / path
+        target.write_text((target.read_text() if target.exists() else "") + text)
+        git(flow.repo, "add", path)
+    git(flow.repo, "commit", "-qm", subject)
+    return git(flow.repo, "rev-parse", "--short=7", "HEAD")
+
+
+def test_an_infrastructure_only_change_converges_the_infrastructure_and_releases_nothing(flow: Flow) -> None:
+    version, revisions, client = flow.backend_version(), flow.revisions(), flow.client_text()
+    released_before = deployments_and_jobs(flow)
+    commit_files(flow, "infrastructure: compose file", {"docker-compose.yml": "services: {}\n"})
+    output = ok(flow.deploy("infrastructure-only change"))
+    for phase in ("networking", "data", "compute"):
+        assert f"TASK [Run the phase - {phase}]" in output, phase
+    # The seed's matrix: no backend deploy, no frontend deploy, no migration.
+    assert deployments_and_jobs(flow) == released_before
+    assert flow.revisions() == revisions and flow.backend_version() == version
+    assert flow.client_text() == client
+    entry = flow.ledger(query="last_successful")["release"]
+    assert {k: entry["scope"][k] for k in ("backend", "frontend", "infrastructure", "migrations")} == {
+        "backend": False,
+        "frontend": False,
+        "infrastructure": True,
+        "migrations": False,
+    }
+    assert "docker-compose.yml" in entry["reasons"]["infrastructure"], entry["reasons"]
+
+
+def test_a_mixed_change_releases_backend_client_and_infrastructure(flow: Flow) -> None:
+    revisions = len(flow.revisions())
+    deployments, jobs = deployments_and_jobs(flow)
+    tag = commit_files(
+        flow,
+        "mixed: api, client and compose file",
+        {
+            "apps/express-api/app.py": "# backend mixed\n",
+            "apps/client-ui/app.js": "// client mixed\n",
+            "docker-compose.yml": "# mixed\n",
+        },
+    )
+    output = ok(flow.deploy("mixed change"))
+    for phase in ("networking", "data", "compute", "client", "backend"):
+        assert f"TASK [Run the phase - {phase}]" in output, phase
+    assert flow.backend_version() == tag and "// client mixed" in flow.client_text()
+    assert len(flow.revisions()) == revisions + 1
+    assert deployments_and_jobs(flow) == (deployments + 1, jobs + 1)
+    entry = flow.ledger(query="last_successful")["release"]
+    assert entry["scope"]["backend"] and entry["scope"]["frontend"] and entry["scope"]["infrastructure"]
+    assert not entry["scope"]["migrations"]
 
 
 def test_check_mode_predicts_a_backend_release_and_writes_nothing(flow: Flow) -> None:
