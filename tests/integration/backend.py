@@ -11,7 +11,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+from flow import git, make_app_repo
 from support import (
     BIN_DIR,
     REPO_ROOT,
@@ -32,9 +34,15 @@ LONG_BAKE = ("-e", "compute_bake_time_minutes=30")  # 30 s in the sandbox: room 
 
 @dataclass
 class Release:
+    """A deployment released from a git repository laid out like the seed's monorepo (flow.py): each release
+    after the first commits a change to the API, so change detection puts the backend alone in scope and the
+    release reuses the infrastructure the first one recorded, as a CI release of a backend change does.
+    ``compute_image_tag`` picks the version the sandbox's tasks answer with."""
+
     sandbox: SandboxClient
     scale: str
     environment: str
+    repo: Path
     first: subprocess.CompletedProcess[str]
     first_seconds: float
 
@@ -54,26 +62,36 @@ class Release:
     def production_url(self) -> str:
         return listener_url(self.sandbox, self.prefix, 80)
 
-    def deploy(self, tag: str, *extra: str) -> subprocess.CompletedProcess[str]:
-        return deploy(
-            self.sandbox,
-            self.scale,
-            "-e",
-            f"deploy_environment={self.environment}",
-            "-e",
-            f"compute_image_tag={tag}",
-            *FAST,
-            *extra,
+    def arguments(self, tag: str) -> tuple[str, ...]:
+        return (
+            *("-e", f"deploy_environment={self.environment}", "-e", f"deploy_app_repo={self.repo}"),
+            *("-e", f"compute_image_tag={tag}", *FAST),
         )
+
+    def commit(self, tag: str, files: dict[str, str] | None = None) -> None:
+        """A commit of the API (and ``files``, path: text appended) for the release of ``tag``."""
+        for path, text in {"apps/express-api/app.py": f"# {tag}\n", **(files or {})}.items():
+            target = self.repo / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text((target.read_text() if target.exists() else "") + text)
+            git(self.repo, "add", path)
+        git(self.repo, "commit", "-qm", f"release {tag}")
+
+    def deploy(
+        self, tag: str, *extra: str, files: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        self.commit(tag, files)
+        return deploy(self.sandbox, self.scale, *self.arguments(tag), *extra)
 
     def start_deploy(self, tag: str, *extra: str) -> subprocess.Popen[str]:
         """The same release in the background (to act on it while it bakes)."""
+        self.commit(tag)
         command = [
             str(BIN_DIR / "ansible-playbook"),
             "playbooks/deploy.yml",
-            *("-i", f"inventories/{self.scale}", "-i", "inventories/sandbox"),
-            *("-e", "approve=true", "-e", f"deploy_environment={self.environment}"),
-            *("-e", f"compute_image_tag={tag}", *FAST, *extra),
+            *("-i", f"inventories/{self.scale}", "-i", "inventories/sandbox", "-e", "approve=true"),
+            *self.arguments(tag),
+            *extra,
         ]
         return subprocess.Popen(
             command,
@@ -141,23 +159,17 @@ def roll_back(release: Release) -> subprocess.CompletedProcess[str]:
     )
 
 
-def released(sandbox: SandboxClient, scale: str, *extra: str) -> Iterator[Release]:
-    """Release v1 of a fresh deployment (its own ``deploy_environment``) at ``scale``, with ``extra``
-    arguments on that first run only; reset afterwards."""
+def released(sandbox: SandboxClient, scale: str, root: Path, *extra: str) -> Iterator[Release]:
+    """Release v1 of a fresh deployment (its own ``deploy_environment``) at ``scale`` from a new repository in
+    ``root``: the first release, so everything, the migrations included; ``extra`` arguments on that first run
+    only; reset afterwards."""
     environment = f"t{uuid.uuid4().hex[:6]}"
+    repo = make_app_repo(root)
+    release = Release(sandbox, scale, environment, repo, subprocess.CompletedProcess([], 0), 0.0)
     started = time.monotonic()
-    first = deploy(
-        sandbox,
-        scale,
-        "-e",
-        f"deploy_environment={environment}",
-        "-e",
-        "compute_image_tag=v1",
-        *FAST,
-        *extra,
-    )
-    released = Release(sandbox, scale, environment, first, time.monotonic() - started)
-    yield released
+    release.first = deploy(sandbox, scale, *release.arguments("v1"), *extra)
+    release.first_seconds = time.monotonic() - started
+    yield release
     sandbox.clear_task_faults()
     sandbox.reset()
 

@@ -1,8 +1,10 @@
 """The backend release of playbooks/deploy.yml (networking, then compute) at hobby scale, in the sandbox
 (test_backend_release_enterprise.py: the same release at enterprise scale).
 
-One module-scoped deployment (a unique ``deploy_environment``): v1 is released once with its migrations (the
-Neon branch is migrated, production serves the rows), then the scenarios run in file order against it: a v2
+One module-scoped deployment (a unique ``deploy_environment``, released from a git repository: backend.py): v1
+is released once with its migrations (the Neon branch is migrated, production serves the rows), over the cost
+ceiling with accept_cost and with a fifth of its EC2 calls throttled; the tag audit and the scale advice run
+on it (tests/integration/cost.py); then the scenarios run in file order against it: a v2
 whose migration fails restores the database (schema and every row identical, by checksum) and stops before
 traffic moves (production stays on v1); then v2 under load, and ``state: rolled_back`` during a v5's bake
 (back to v2 in seconds). Proven elsewhere, not repeated here: a re-run that changes nothing (the molecule
@@ -32,6 +34,13 @@ from backend import (
     check_v2_under_load_drops_nothing_and_old_tasks_go,
     released,
     roll_back,
+)
+from cost import (
+    OVER_THE_CEILING,
+    check_preflight_accepted_the_cost,
+    check_scale_advice_enterprise_above_the_thresholds,
+    check_tag_audit_names_the_planted_subnet_and_only_it,
+    check_the_release_completed_with_a_fifth_of_ec2_calls_throttled,
 )
 from database import SEEDED, database_checksum, failing_migrations
 from support import LoadProbe, aws_client, deploy, get_version
@@ -103,13 +112,42 @@ def test_bad_compute_input_fails_in_preflight_naming_the_variable(
 
 
 @pytest.fixture(scope="module")
-def release(sandbox: SandboxClient) -> Iterator[Release]:
-    # Without a repository to compare, only force_rebuild puts the migrations in scope.
-    yield from released(sandbox, "hobby", "-e", "force_rebuild=true")
+def release(sandbox: SandboxClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
+    # The first release also serves the cost controls: over the cost ceiling with accept_cost, and with a
+    # fifth of its EC2 calls throttled (the networking phase's retries).
+    started = time.time()
+    releases = released(sandbox, "hobby", tmp_path_factory.mktemp("backend-release"), *OVER_THE_CEILING)
+    sandbox.add_fault(service="ec2", code="ThrottlingException", status=400, rate=0.2)
+    try:
+        first = next(releases)
+    finally:
+        sandbox.clear_faults()
+    FIRST_RELEASE_EC2_CALLS.extend(sandbox.requests(service="ec2", since=started))
+    yield first
+    next(releases, None)
+
+
+FIRST_RELEASE_EC2_CALLS: list[dict] = []
 
 
 def test_v1_is_released_with_the_infrastructure(release: Release) -> None:
     check_v1_released_with_the_infrastructure(release)
+
+
+def test_v1_completed_with_a_fifth_of_ec2_calls_throttled(release: Release) -> None:
+    check_the_release_completed_with_a_fifth_of_ec2_calls_throttled(release.first, FIRST_RELEASE_EC2_CALLS)
+
+
+def test_v1_was_over_the_cost_ceiling_and_accepted(release: Release) -> None:
+    check_preflight_accepted_the_cost(release.first)
+
+
+def test_tag_audit_names_the_planted_subnet_and_only_it(release: Release) -> None:
+    check_tag_audit_names_the_planted_subnet_and_only_it(release.sandbox, release.environment)
+
+
+def test_scale_advice_says_move_up_above_the_thresholds(release: Release) -> None:
+    check_scale_advice_enterprise_above_the_thresholds(release.sandbox, release.environment)
 
 
 def get_json(url: str) -> dict[str, Any]:
@@ -141,7 +179,8 @@ def test_a_failing_migration_restores_the_database_before_traffic_moves(
     before = database_checksum(url)
     started = time.monotonic()
     migrations = {"data_migration_environment": {"APP_MIGRATIONS_DIR": str(failing_migrations(tmp_path))}}
-    run = release.deploy("v2", "-e", "force_rebuild=true", "-e", json.dumps(migrations))
+    # A migration file in the commit puts the migrations in scope (and the backend: they run from its image).
+    run = release.deploy("v2", "-e", json.dumps(migrations), files={"db/0004_price.sql": "-- price\n"})
     seconds = time.monotonic() - started
     output = run.stdout + run.stderr
     assert run.returncode != 0, output[-5000:]

@@ -25,9 +25,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def release(sandbox: SandboxClient) -> Iterator[Release]:
-    # Without a repository to compare, only force_rebuild puts the migrations in scope.
-    yield from released(sandbox, "enterprise", "-e", "force_rebuild=true")
+def release(sandbox: SandboxClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
+    yield from released(sandbox, "enterprise", tmp_path_factory.mktemp("backend-release-enterprise"))
 
 
 def test_v1_is_released_with_the_infrastructure(release: Release) -> None:
