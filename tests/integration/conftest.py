@@ -48,6 +48,25 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["SANDBOX_AWS_URL"] = f"http://127.0.0.1:{port}"
 
 
+# The longest files (each a chain of releases on one deployment) first: pytest-xdist's --dist loadfile hands
+# files to the workers in collection order, so a long file started last would be the run's tail.
+LONGEST_FIRST = (
+    "test_release_flow.py",
+    "test_release_recovery.py",
+    "test_backend_release.py",
+    "test_backend_release_enterprise.py",
+    "test_data_role.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: each file keeps its own order
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxClient]:
     """A running sandbox's admin client; `down` at the end only if this session started it."""
