@@ -275,14 +275,20 @@ def test_a_controller_killed_during_the_client_release_is_completed_without_a_se
 
 
 def migration_running(flow: Recovery) -> Callable[[], bool]:
-    url = flow.database_url()
+    # pg_stat_activity is the whole cluster's: asked through the sandbox's maintenance database, never the
+    # branch's, which the restore point copies (the copy ends every other session on it, and a session of ours
+    # there could fail the copy).
+    url = flow.sandbox.health()["endpoints"]["postgres"]
 
     def running() -> bool:
-        with psycopg.connect(url) as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s AND pid <> pg_backend_pid()",
-                ("%pg_sleep(4)%",),
-            ).fetchone()
+        try:
+            with psycopg.connect(url, connect_timeout=5) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s AND pid <> pg_backend_pid()",
+                    ("%pg_sleep(4)%",),
+                ).fetchone()
+        except psycopg.OperationalError:
+            return False  # the sandbox's PostgreSQL busy (a connection refused or ended): ask again
         return bool(row and row[0])
 
     return running
