@@ -15,11 +15,9 @@ that production answers each new version, prints the figures and the ratios, and
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 
 # Run as a script: the repo root (the sandbox package) and the integration helpers are not on sys.path.
@@ -27,19 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "integration"))
 
 from flow import git, make_app_repo  # noqa: E402
-from noop_release import ENVIRONMENT, own_sandbox, timed  # noqa: E402
+from noop_release import own_sandbox, production_version, timed  # noqa: E402
 
 SEED_SECONDS = 8 * 60.0  # the seed's "Backend-only changes: ~8 minutes"
-
-
-def production_version(sandbox) -> str:
-    (listener,) = [
-        item
-        for item in sandbox.listeners()
-        if item["load_balancer"] == f"macroai-{ENVIRONMENT}" and int(item["port"]) == 80
-    ]
-    with urllib.request.urlopen(f"{listener['url'].rstrip('/')}/version", timeout=10) as response:
-        return json.loads(response.read())["version"]
 
 
 def backend_commit(repo: Path, label: str) -> str:

@@ -14,6 +14,7 @@ the HTTP checks, the ledger, and nothing else. Prints each figure, the AWS write
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,6 +83,17 @@ def timed(playbook: str, repo: Path, env: dict[str, str], *extra: str) -> float:
     if run.returncode != 0:
         raise SystemExit(f"{playbook} failed:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}")
     return seconds
+
+
+def production_version(sandbox: SandboxClient) -> str:
+    """The version production answers with, through the benchmark deployment's production listener."""
+    (listener,) = [
+        item
+        for item in sandbox.listeners()
+        if item["load_balancer"] == f"macroai-{ENVIRONMENT}" and int(item["port"]) == 80
+    ]
+    with urllib.request.urlopen(f"{listener['url']}/version", timeout=5) as response:
+        return json.loads(response.read())["version"]
 
 
 def main() -> int:

@@ -12,11 +12,9 @@ stops the sandbox.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 
 # Run as a script: the repo root (the sandbox package) and the integration helpers are not on sys.path.
@@ -24,19 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "integration"))
 
 from flow import git, make_app_repo  # noqa: E402
-from noop_release import ENVIRONMENT, own_sandbox, timed  # noqa: E402
+from noop_release import own_sandbox, production_version, timed  # noqa: E402
 
 TARGET_SECONDS = 30.0
-
-
-def production_version(sandbox) -> str:
-    (listener,) = [
-        item
-        for item in sandbox.listeners()
-        if item["load_balancer"] == f"macroai-{ENVIRONMENT}" and int(item["port"]) == 80
-    ]
-    with urllib.request.urlopen(f"{listener['url']}/version", timeout=5) as response:
-        return json.loads(response.read())["version"]
 
 
 def main() -> int:
