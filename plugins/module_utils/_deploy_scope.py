@@ -320,6 +320,11 @@ class Repository:
         rc, out, _err = self._git("rev-parse", "--is-shallow-repository")
         return rc == 0 and out.strip() == "true"
 
+    def subject(self, commit: str) -> str:
+        """The first line of ``commit``'s message (a release's default message); '' if git cannot say."""
+        rc, out, _err = self._git("log", "-1", "--format=%s", commit)
+        return out.strip() if rc == 0 else ""
+
     def changes(self, base: str, commit: str) -> list[dict[str, str]]:
         rc, out, err = self._git(
             "diff", "--name-status", "-z", "-M", "--no-color", "--no-ext-diff", base, commit, "--"
@@ -395,6 +400,7 @@ def deploy_scope(repo: Repository, params: dict[str, Any]) -> tuple[dict[str, An
     scope["everything"] = bool(fallback)
     result = {
         "commit": commit,
+        "subject": repo.subject(commit),
         "base_commit": base,
         "scope": scope,
         "reasons": reasons,

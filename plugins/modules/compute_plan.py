@@ -309,58 +309,61 @@ from ansible_collections.macroai.deploy.plugins.module_utils._compute_plan impor
     ComputePlanError,
     plan_compute,
 )
+from ansible_collections.macroai.deploy.plugins.module_utils._pure import ModuleFailure, exit_with  # noqa: E402
+
+# plugins/action/compute_plan.py runs the same spec and run() in ansible-playbook's process.
+ARGUMENT_SPEC = dict(
+    project=dict(type="str", required=True),
+    environment=dict(type="str", required=True),
+    task_cpu=dict(type="int", required=True),
+    task_memory=dict(type="int", required=True),
+    desired_count=dict(type="int", required=True),
+    task_az_count=dict(type="int", required=True),
+    autoscaling_min=dict(type="int", required=True),
+    autoscaling_max=dict(type="int", required=True),
+    autoscaling_target_cpu=dict(type="int", default=70),
+    fargate_spot=dict(type="bool", default=False),
+    network_az_count=dict(type="int", default=2),
+    app_port=dict(type="int", default=3000),
+    image_tag=dict(type="str", default="v1"),
+    container_name=dict(type="str", default="api"),
+    container_port=dict(type="int", default=3000),
+    container_ports=dict(type="list", elements="int", default=[3000]),
+    container_environment=dict(type="dict", default={}),
+    secrets=dict(type="list", elements="dict", default=[], no_log=False),  # references, not values
+    health_check_path=dict(type="str", default="/health"),
+    health_check_interval_seconds=dict(type="int", default=15),
+    health_check_timeout_seconds=dict(type="int", default=5),
+    healthy_threshold=dict(type="int", default=2),
+    unhealthy_threshold=dict(type="int", default=3),
+    health_check_grace_seconds=dict(type="int", default=30),
+    deregistration_delay_seconds=dict(type="int", default=30),
+    deployment_strategy=dict(type="str", choices=["BLUE_GREEN", "LINEAR", "CANARY"], default="BLUE_GREEN"),
+    bake_time_minutes=dict(type="int", default=5),
+    linear_step_percent=dict(type="float"),
+    linear_step_bake_minutes=dict(type="int"),
+    canary_percent=dict(type="float"),
+    canary_bake_minutes=dict(type="int"),
+    test_listener_port=dict(type="int", default=8080),
+    certificate_arn=dict(type="str", default=""),
+    alarms_enabled=dict(type="bool", default=False),
+    alarm_cpu_percent=dict(type="float", default=80),
+    alarm_memory_percent=dict(type="float", default=85),
+    alarm_response_time_seconds=dict(type="float", default=2),
+    alarm_target_5xx_count=dict(type="int", default=10),
+    ecr_keep_images=dict(type="int", default=30),
+)
+
+
+def run(params, warn):
+    try:
+        return {"plan": plan_compute(ComputeInputs(**params))}
+    except ComputePlanError as e:
+        raise ModuleFailure("Invalid compute settings: " + "; ".join(e.errors), errors=e.errors) from None
 
 
 def main():
-    argument_spec = dict(
-        project=dict(type="str", required=True),
-        environment=dict(type="str", required=True),
-        task_cpu=dict(type="int", required=True),
-        task_memory=dict(type="int", required=True),
-        desired_count=dict(type="int", required=True),
-        task_az_count=dict(type="int", required=True),
-        autoscaling_min=dict(type="int", required=True),
-        autoscaling_max=dict(type="int", required=True),
-        autoscaling_target_cpu=dict(type="int", default=70),
-        fargate_spot=dict(type="bool", default=False),
-        network_az_count=dict(type="int", default=2),
-        app_port=dict(type="int", default=3000),
-        image_tag=dict(type="str", default="v1"),
-        container_name=dict(type="str", default="api"),
-        container_port=dict(type="int", default=3000),
-        container_ports=dict(type="list", elements="int", default=[3000]),
-        container_environment=dict(type="dict", default={}),
-        secrets=dict(type="list", elements="dict", default=[], no_log=False),  # references, not values
-        health_check_path=dict(type="str", default="/health"),
-        health_check_interval_seconds=dict(type="int", default=15),
-        health_check_timeout_seconds=dict(type="int", default=5),
-        healthy_threshold=dict(type="int", default=2),
-        unhealthy_threshold=dict(type="int", default=3),
-        health_check_grace_seconds=dict(type="int", default=30),
-        deregistration_delay_seconds=dict(type="int", default=30),
-        deployment_strategy=dict(
-            type="str", choices=["BLUE_GREEN", "LINEAR", "CANARY"], default="BLUE_GREEN"
-        ),
-        bake_time_minutes=dict(type="int", default=5),
-        linear_step_percent=dict(type="float"),
-        linear_step_bake_minutes=dict(type="int"),
-        canary_percent=dict(type="float"),
-        canary_bake_minutes=dict(type="int"),
-        test_listener_port=dict(type="int", default=8080),
-        certificate_arn=dict(type="str", default=""),
-        alarms_enabled=dict(type="bool", default=False),
-        alarm_cpu_percent=dict(type="float", default=80),
-        alarm_memory_percent=dict(type="float", default=85),
-        alarm_response_time_seconds=dict(type="float", default=2),
-        alarm_target_5xx_count=dict(type="int", default=10),
-        ecr_keep_images=dict(type="int", default=30),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        plan = plan_compute(ComputeInputs(**module.params))
-    except ComputePlanError as e:
-        module.fail_json(msg="Invalid compute settings: " + "; ".join(e.errors), errors=e.errors)
-    module.exit_json(changed=False, plan=plan)
+    exit_with(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run)
 
 
 if __name__ == "__main__":

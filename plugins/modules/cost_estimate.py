@@ -445,6 +445,7 @@ from ansible_collections.macroai.deploy.plugins.module_utils._cost import (  # n
     CostInputs,
     estimate,
 )
+from ansible_collections.macroai.deploy.plugins.module_utils._pure import ModuleFailure, exit_with  # noqa: E402
 
 ARGUMENT_SPEC = dict(
     region=dict(type="str", aliases=["aws_region"]),
@@ -506,32 +507,36 @@ SETTINGS_SPEC = {
 }
 
 
-def merged_params(module):
-    """The module's params with the non-null values of `settings` in place of their options."""
-    given = {name: value for name, value in (module.params["settings"] or {}).items() if value is not None}
+def merged_params(params):
+    """The params with the non-null values of `settings` in place of their options."""
+    given = {name: value for name, value in (params["settings"] or {}).items() if value is not None}
     checked = ArgumentSpecValidator(SETTINGS_SPEC).validate(given)
     if checked.error_messages:
-        module.fail_json(
-            msg="Invalid settings: " + "; ".join(checked.error_messages), errors=checked.error_messages
+        raise ModuleFailure(
+            "Invalid settings: " + "; ".join(checked.error_messages), errors=checked.error_messages
         )
-    params = {
-        **module.params,
+    merged = {
+        **params,
         **{name: value for name, value in checked.validated_parameters.items() if value is not None},
     }
-    if not params.get("region"):
-        module.fail_json(msg="Cannot estimate the cost: region is not set; set aws_region, e.g. eu-west-2")
-    return params
+    if not merged.get("region"):
+        raise ModuleFailure("Cannot estimate the cost: region is not set; set aws_region, e.g. eu-west-2")
+    return merged
+
+
+# plugins/action/cost_estimate.py runs the same spec and run() in ansible-playbook's process.
+def run(params, warn):
+    try:
+        result = estimate(CostInputs.from_params(merged_params(params)))
+    except CostEstimateError as e:
+        raise ModuleFailure("Cannot estimate the cost: " + "; ".join(e.errors), errors=e.errors) from None
+    for warning in result.pop("warnings"):
+        warn(warning)
+    return result
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = estimate(CostInputs.from_params(merged_params(module)))
-    except CostEstimateError as e:
-        module.fail_json(msg="Cannot estimate the cost: " + "; ".join(e.errors), errors=e.errors)
-    for warning in result.pop("warnings"):
-        module.warn(warning)
-    module.exit_json(changed=False, **result)
+    exit_with(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,18 @@ options:
         with a warning, instead of failing.
     type: bool
     default: true
+  release_id:
+    description:
+      - With O(ledger_entry), the release whose entry in the same table's ledger
+        (M(macroai.deploy.release_ledger)) is written in this call - V(acquired) opens it once the lock is
+        taken (and gives the lock back if the entry cannot be written); V(released) records it, then gives
+        the lock back even when the ledger refuses the entry, and fails after, saying why.
+    type: str
+  ledger_entry:
+    description:
+      - The fields to merge into O(release_id)'s ledger entry, as
+        O(macroai.deploy.release_ledger#module:entry) takes them (the same secret checks apply).
+    type: dict
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -142,6 +154,12 @@ lock:
       description: The holder's controller pid on that host.
       type: int
       sample: 41234
+release:
+  description: With O(ledger_entry), the release's ledger entry after the call (as
+    M(macroai.deploy.release_ledger) returns it).
+  returned: when O(ledger_entry) is given
+  type: dict
+  sample: {release_id: "20261127T124453Z-abc1234", outcome: in_progress}
 previous:
   description: The lock as it was before the run, the same shape as RV(lock).
   returned: always
@@ -163,8 +181,12 @@ from ansible_collections.macroai.deploy.plugins.module_utils._aws import retryin
 from ansible_collections.macroai.deploy.plugins.module_utils._release_store import (  # noqa: E402
     DeployLock,
     Identity,
+    Ledger,
     StoreError,
     Table,
+    acquire_and_open,
+    record_and_release,
+    secret_values,
 )
 
 with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
@@ -175,9 +197,26 @@ def converge(module, table):
     params = module.params
     table.ensure(create=params["state"] == "acquired")
     lock = DeployLock(table, Identity.of_this_run(params["holder"]))
-    if params["state"] == "acquired":
+    entry, release = params["ledger_entry"] or {}, {}
+    ledger_error = ""
+    if params["state"] == "acquired" and entry:
+        *result, release = acquire_and_open(
+            lock,
+            Ledger(table),
+            params["owner"],
+            params["lock_message"],
+            params["ttl_minutes"],
+            params["takeover_dead_holder"],
+            params["release_id"],
+            entry,
+        )
+    elif params["state"] == "acquired":
         result = lock.acquire(
             params["owner"], params["lock_message"], params["ttl_minutes"], params["takeover_dead_holder"]
+        )
+    elif params["state"] == "released" and entry:
+        *result, release, ledger_error = record_and_release(
+            lock, Ledger(table), params["owner"], params["release_id"], entry
         )
     elif params["state"] == "released":
         result = lock.release(params["owner"])
@@ -185,7 +224,7 @@ def converge(module, table):
         result = lock.break_()
     for warning in lock.warnings:
         module.warn(warning)
-    return result
+    return (*result, release, ledger_error)
 
 
 def main():
@@ -197,18 +236,26 @@ def main():
         ttl_minutes=dict(type="int", default=60),
         holder=dict(type="str"),
         takeover_dead_holder=dict(type="bool", default=True),
+        release_id=dict(type="str"),
+        ledger_entry=dict(type="dict"),
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
         required_if=[("state", "acquired", ("owner",)), ("state", "released", ("owner",))],
+        required_by={"ledger_entry": ("release_id",)},
         supports_check_mode=True,
     )
+    if module.params["ledger_entry"] and module.params["state"] == "broken":
+        module.fail_json(msg="ledger_entry goes with state=acquired or state=released, not state=broken")
+    # A secret given by mistake is refused by the ledger; mask it in every output, the invocation's included.
+    secrets = secret_values(module.params["ledger_entry"] or {})
+    module.no_log_values.update(value for value in secrets if len(value) > 3)
     if not 1 <= module.params["ttl_minutes"] <= 1440:
         module.fail_json(msg=f"ttl_minutes={module.params['ttl_minutes']} must be 1 to 1440 (minutes)")
     (client,) = retrying_clients(module, "dynamodb")
     table = Table(client, module.params["table"], check_mode=module.check_mode)
     try:
-        changed, previous, lock = converge(module, table)
+        changed, previous, lock, release, ledger_error = converge(module, table)
     except StoreError as e:
         module.fail_json(msg=str(e), table=table.name, **e.details)
     except (BotoCoreError, ClientError) as e:
@@ -219,8 +266,12 @@ def main():
             "CreateTable",
         )
     result = dict(changed=changed, lock=lock, previous=previous, table=table.name)
+    if module.params["ledger_entry"]:
+        result["release"] = release
     if module._diff:
         result["diff"] = {"before": previous, "after": lock}
+    if ledger_error:
+        module.fail_json(msg=f"{ledger_error.rstrip('.')}. The deploy lock was given back.", **result)
     module.exit_json(**result)
 
 

@@ -177,6 +177,11 @@ fallback:
   returned: always
   type: str
   sample: ''
+subject:
+  description: The first line of RV(commit)'s message (a release's message when none is given).
+  returned: always
+  type: str
+  sample: "api: paginate /items"
 summary:
   description: The scope in a few words, for a summary table.
   returned: always
@@ -242,36 +247,46 @@ from ansible_collections.macroai.deploy.plugins.module_utils._deploy_scope impor
     ScopeError,
     deploy_scope,
 )
+from ansible_collections.macroai.deploy.plugins.module_utils._pure import ModuleFailure, exit_with  # noqa: E402
+
+# plugins/action/deploy_scope.py runs the same spec and run() in ansible-playbook's process.
+ARGUMENT_SPEC = dict(
+    repo_path=dict(type="path", required=True),
+    commit=dict(type="str", default="HEAD"),
+    base_commit=dict(type="str", default=""),
+    force_rebuild=dict(type="bool", default=False),
+    patterns=dict(type="dict"),
+    migration_patterns=dict(type="list", elements="str", default=list(DEFAULT_MIGRATION_PATTERNS)),
+    path_prefix=dict(type="str", default=""),
+)
+
+
+def run(params, warn, run_command):
+    """The scope of ``params``; ``run_command(args, cwd)`` runs git and returns (rc, stdout, stderr)."""
+    repo_path = params["repo_path"]
+    if not os.path.isdir(repo_path):
+        raise ModuleFailure(f"repo_path {repo_path} is not a directory: give the application's git clone")
+    try:
+        result, warnings = deploy_scope(
+            Repository(lambda args: run_command(args, repo_path), "git", repo_path), params
+        )
+    except ScopeError as error:
+        raise ModuleFailure(str(error)) from None
+    for warning in warnings:
+        warn(warning)
+    return result
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            repo_path=dict(type="path", required=True),
-            commit=dict(type="str", default="HEAD"),
-            base_commit=dict(type="str", default=""),
-            force_rebuild=dict(type="bool", default=False),
-            patterns=dict(type="dict"),
-            migration_patterns=dict(type="list", elements="str", default=list(DEFAULT_MIGRATION_PATTERNS)),
-            path_prefix=dict(type="str", default=""),
-        ),
-        supports_check_mode=True,
-    )
-    repo_path = module.params["repo_path"]
-    if not os.path.isdir(repo_path):
-        module.fail_json(msg=f"repo_path {repo_path} is not a directory: give the application's git clone")
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     git = module.get_bin_path("git", required=True)
 
-    def run(args):
-        return module.run_command(args, cwd=repo_path, environ_update={"LC_ALL": "C", "GIT_PAGER": "cat"})
+    def run_git(args, cwd):
+        return module.run_command(
+            [git, *args[1:]], cwd=cwd, environ_update={"LC_ALL": "C", "GIT_PAGER": "cat"}
+        )
 
-    try:
-        result, warnings = deploy_scope(Repository(run, git, repo_path), module.params)
-    except ScopeError as error:
-        module.fail_json(msg=str(error))
-    for warning in warnings:
-        module.warn(warning)
-    module.exit_json(changed=False, **result)
+    exit_with(module, lambda params, warn: run(params, warn, run_git))
 
 
 if __name__ == "__main__":

@@ -142,6 +142,7 @@ from urllib.error import HTTPError, URLError  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible.module_utils.urls import open_url  # noqa: E402
+from ansible_collections.macroai.deploy.plugins.module_utils._pure import ModuleFailure, exit_with  # noqa: E402
 from ansible_collections.macroai.deploy.plugins.module_utils._release_check import (  # noqa: E402
     Check,
     FetchError,
@@ -171,19 +172,18 @@ def http_fetch(validate_certs):
     return fetch
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            checks=dict(type="list", elements="dict", required=True, options=CHECK_SPEC),
-            retries=dict(type="int", default=10),
-            delay=dict(type="float", default=2),
-            timeout=dict(type="float", default=10),
-            url_map=dict(type="dict", default={}),
-            validate_certs=dict(type="bool", default=True),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
+# plugins/action/release_check.py runs the same spec and run() in ansible-playbook's process.
+ARGUMENT_SPEC = dict(
+    checks=dict(type="list", elements="dict", required=True, options=CHECK_SPEC),
+    retries=dict(type="int", default=10),
+    delay=dict(type="float", default=2),
+    timeout=dict(type="float", default=10),
+    url_map=dict(type="dict", default={}),
+    validate_certs=dict(type="bool", default=True),
+)
+
+
+def run(params, warn):
     results = run_checks(
         [Check.from_params(check) for check in params["checks"]],
         http_fetch(params["validate_certs"]),
@@ -194,8 +194,12 @@ def main():
     )
     problem = failure_message(results)
     if problem:
-        module.fail_json(msg=problem, checks=results, passed=False)
-    module.exit_json(changed=False, checks=results, passed=True)
+        raise ModuleFailure(problem, checks=results, passed=False)
+    return {"checks": results, "passed": True}
+
+
+def main():
+    exit_with(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), run)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,18 @@ BAD_INPUTS = {
         ("rollback.yml", "to_release"),
     ),
     "no-approval": ((), ("was not approved", "-e approve=true")),
+    "edge-domain": (
+        ("-e", "approve=true", "-e", "edge_domain_name=https://Example.com/"),
+        ("edge_domain_name='https://Example.com/' must be a bare domain name",),
+    ),
+    "client-source": (
+        ("-e", "approve=true", "-e", "edge_client_source=/nonexistent/dist"),
+        ("edge_client_source='/nonexistent/dist' does not exist",),
+    ),
+    "app-repo": (
+        ("-e", "approve=true", "-e", "deploy_app_repo=/proc"),
+        ("deploy_app_repo='/proc' is not a git repository",),
+    ),
 }
 
 

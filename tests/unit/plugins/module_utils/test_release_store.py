@@ -341,3 +341,55 @@ def test_acquire_that_loses_the_conditional_write_rereads_and_names_the_winner()
             "r1", "release r1", 60, True
         )
     assert client.calls == ["GetItem", "PutItem", "GetItem"]
+
+
+class JournalLock:
+    """A DeployLock stand-in recording what was taken and given back."""
+
+    def __init__(self) -> None:
+        self.table = type("T", (), {"check_mode": False})()
+        self.calls: list[str] = []
+
+    def acquire(self, owner, message, ttl, takeover):
+        self.calls.append(f"acquire {owner}")
+        return True, {"held": False}, {"held": True, "owner": owner}
+
+    def release(self, owner):
+        self.calls.append(f"release {owner}")
+        return True, {"held": True}, {"held": False}
+
+
+class JournalLedger:
+    def __init__(self, refuse: bool) -> None:
+        self.refuse = refuse
+
+    def present(self, release_id, entry):
+        if self.refuse:
+            raise StoreError("entry.message looks like a secret")
+        return True, {}, dict(entry, release_id=release_id)
+
+
+def test_the_lock_is_given_back_when_the_entry_cannot_be_opened():
+    from ansible_collections.macroai.deploy.plugins.module_utils._release_store import acquire_and_open
+
+    lock = JournalLock()
+    with pytest.raises(StoreError, match="looks like a secret. The deploy lock was given back"):
+        acquire_and_open(lock, JournalLedger(refuse=True), "r1", "m", 60, True, "r1", {"outcome": "x"})
+    assert lock.calls == ["acquire r1", "release r1"]
+    lock = JournalLock()
+    *_, entry = acquire_and_open(
+        lock, JournalLedger(refuse=False), "r1", "m", 60, True, "r1", {"outcome": "x"}
+    )
+    assert lock.calls == ["acquire r1"] and entry == {"outcome": "x", "release_id": "r1"}
+
+
+def test_the_lock_is_given_back_even_when_the_ledger_refuses_the_record():
+    from ansible_collections.macroai.deploy.plugins.module_utils._release_store import record_and_release
+
+    lock = JournalLock()
+    changed, _previous, view, entry, error = record_and_release(lock, JournalLedger(True), "r1", "r1", {})
+    assert lock.calls == ["release r1"] and changed and view == {"held": False}
+    assert entry == {} and "looks like a secret" in error
+    lock = JournalLock()
+    *_, entry, error = record_and_release(lock, JournalLedger(False), "r1", "r1", {"outcome": "succeeded"})
+    assert error == "" and entry["outcome"] == "succeeded" and lock.calls == ["release r1"]
