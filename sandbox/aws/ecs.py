@@ -34,6 +34,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from sandbox.aws import ecs_rules as rules
 from sandbox.aws import elbv2
 from sandbox.aws.ecs_run_task import OneOffTasks, RunTaskError
 from sandbox.clock import scaled
@@ -49,6 +50,8 @@ from sandbox.dataplane.tasks import (
 TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 OWNED = frozenset(
     {
+        "CreateCluster",
+        "RegisterTaskDefinition",
         "CreateService",
         "UpdateService",
         "DeleteService",
@@ -62,12 +65,28 @@ OWNED = frozenset(
         "StopTask",
     }
 )
-STRATEGIES = ("ROLLING", "BLUE_GREEN", "LINEAR", "CANARY")
-TRAFFIC_STRATEGIES = ("BLUE_GREEN", "LINEAR", "CANARY")
+STRATEGIES = rules.STRATEGIES
+TRAFFIC_STRATEGIES = rules.TRAFFIC_STRATEGIES
 FINAL = ("SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED")
 TASK_IP = "127.0.0.1"
 PENDING_BOUND = 30.0  # real seconds a task may take to accept connections before it counts as failed
 MAX_EVENTS = 100
+# The lifecycle stages of a BLUE_GREEN, LINEAR or CANARY deployment behind a load balancer (model:
+# ServiceDeployment.lifecycleStage), each advanced by the Deployments method named here.
+TRAFFIC_STAGES = (
+    "PRE_SCALE_UP",
+    "SCALE_UP",
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+    "PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+    "BAKE_TIME",
+    "CLEAN_UP",
+)
+TRAFFIC_STEPS = {stage: stage.lower() for stage in TRAFFIC_STAGES}
+# Stages in which green's tasks are kept at the desired count: from SCALE_UP to BAKE_TIME.
+GREEN_RUNS = TRAFFIC_STAGES[1:-1]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -135,7 +154,6 @@ class Deployment:
     sources: list[Revision]
     config: dict[str, Any]
     desired: int
-    initial: bool = False
     arn: str = ""
     id: str = field(default_factory=lambda: f"ecs-svc/{uuid.uuid4().int % 10**19:019d}")
     status: str = "PENDING"
@@ -158,10 +176,19 @@ class Deployment:
     rollout_reason: str = ""
     next_start: float = 0.0
     consecutive_failures: int = 0
+    breaker_failures: int = 0  # the circuit breaker's count: reset by a healthy task (resetOnHealthyTask)
 
     @property
     def strategy(self) -> str:
-        return "ROLLING" if self.initial else str(self.config.get("strategy") or "ROLLING")
+        """The service's strategy, the first deployment's included: AWS runs a new BLUE_GREEN, LINEAR or
+        CANARY service's first revision through that strategy's lifecycle stages (DescribeServiceDeployments
+        shows them), not as a rolling update."""
+        return str(self.config.get("strategy") or "ROLLING")
+
+    @property
+    def first(self) -> bool:
+        """No earlier revision to shift from or roll back to (the service's first deployment)."""
+        return not self.sources
 
     @property
     def done(self) -> bool:
@@ -171,11 +198,30 @@ class Deployment:
         self.stage, self.stage_started, self.updated_at = stage, time.monotonic(), now()
 
     def threshold(self) -> int:
+        """model: ThresholdConfiguration: COUNT is the value itself; the percentage types multiply the value
+        (default 50) by the desired count, BOUNDED_PERCENT (the default) between 3 and 200 failures (AWS's
+        guide, deployment-circuit-breaker.html)."""
         breaker = self.config.get("deploymentCircuitBreaker") or {}
-        custom = (breaker.get("thresholdConfiguration") or {}).get("value")
-        if custom:
-            return int(custom)
-        return max(3, min(200, math.ceil(self.desired * 0.5)))
+        threshold = breaker.get("thresholdConfiguration") or {}
+        kind, value = threshold.get("type") or "BOUNDED_PERCENT", int(threshold.get("value") or 50)
+        if kind == "COUNT":
+            return value
+        count = math.ceil(self.desired * value / 100)
+        return count if kind == "UNBOUNDED_PERCENT" else max(3, min(200, count))
+
+    def task_failed(self) -> None:
+        """A task of this deployment failed to start or failed its health checks: count it, back off."""
+        self.failures += 1
+        self.breaker_failures += 1
+        self.consecutive_failures += 1
+        self.next_start = time.monotonic() + min(5.0, 0.2 * 2 ** min(self.consecutive_failures, 5))
+
+    def task_healthy(self) -> None:
+        self.consecutive_failures = 0
+        # model: DeploymentCircuitBreaker.resetOnHealthyTask: "a task that reaches a healthy state resets the
+        # failure count to 0 ... The default is true."
+        if (self.config.get("deploymentCircuitBreaker") or {}).get("resetOnHealthyTask") is not False:
+            self.breaker_failures = 0
 
 
 @dataclass
@@ -231,31 +277,25 @@ def merge_config(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict
     return merged
 
 
-def validate(config: dict[str, Any], load_balancers: list[dict[str, Any]] | None) -> None:
+def validate(
+    config: dict[str, Any],
+    load_balancers: list[dict[str, Any]] | None,
+    request: dict[str, Any] | None = None,
+    controller: str = "ECS",
+) -> None:
+    """The service's deployment configuration after the call (``config``), as ECS checks it
+    (sandbox.aws.ecs_rules), and the advanced load balancer configuration a traffic-shifting strategy needs.
+    """
+    try:
+        rules.check_deployment_configuration(request, config, controller)
+    except rules.RuleError as err:
+        raise ApiError(err.code, err.message) from err
     strategy = config.get("strategy") or "ROLLING"
-    if strategy not in STRATEGIES:
-        raise ApiError("InvalidParameterException", f"strategy must be one of {', '.join(STRATEGIES)}")
-    for key in ("maximumPercent", "minimumHealthyPercent", "bakeTimeInMinutes"):
-        if key in config and config[key] is not None and int(config[key]) < 0:
-            raise ApiError("InvalidParameterException", f"{key} must not be negative")
-    if strategy == "LINEAR":
-        linear = config.get("linearConfiguration") or {}
-        if not 0 < float(linear.get("stepPercent") or 0) <= 100:
-            raise ApiError(
-                "InvalidParameterException", "LINEAR needs linearConfiguration.stepPercent in (0, 100]"
-            )
-    if strategy == "CANARY":
-        canary = config.get("canaryConfiguration") or {}
-        if not 0 < float(canary.get("canaryPercent") or 0) < 100:
-            raise ApiError(
-                "InvalidParameterException", "CANARY needs canaryConfiguration.canaryPercent in (0, 100)"
-            )
-    alarms = config.get("alarms")
-    if alarms and alarms.get("enable") and not alarms.get("alarmNames"):
-        raise ApiError("InvalidParameterException", "alarms.enable needs at least one alarm name")
     if strategy in TRAFFIC_STRATEGIES and load_balancers:
         for balancer in load_balancers:
             advanced = balancer.get("advancedConfiguration") or {}
+            # model: AdvancedConfiguration ("the alternate target group, listener rules, and IAM role required
+            # for traffic shifting during blue/green deployments")
             missing = [
                 key
                 for key in ("alternateTargetGroupArn", "productionListenerRule", "roleArn")
@@ -314,11 +354,11 @@ class Deployments:
         service.created_by = f"arn:aws:iam::{account}:root"
         if service.task_definition:
             target = self.revision(record, service.task_definition)
-            self.start_deployment(record, target, initial=True)
+            self.start_deployment(record, target)
         self.mirror(record)
         return record
 
-    def start_deployment(self, record: ServiceRecord, target: Revision, initial: bool = False) -> Deployment:
+    def start_deployment(self, record: ServiceRecord, target: Revision) -> Deployment:
         live = {t.revision.arn: t.revision for t in record.tasks if t.live}
         if record.primary is not None:
             live.setdefault(record.primary.target.arn, record.primary.target)
@@ -329,7 +369,6 @@ class Deployments:
             sources,
             json.loads(json.dumps(record.config)),
             int(record.service.desired_count or 0),
-            initial=initial or not sources,
         )
         deployment.arn = (
             f"arn:aws:ecs:{record.region}:{record.account}:service-deployment/"
@@ -478,12 +517,7 @@ class Deployments:
         task.stop_code = "EssentialContainerExited" if failed else "ServiceSchedulerInitiated"
         task.stopped_at = task.execution_stopped_at = now()
         if failed:
-            deployment = run.deployment
-            deployment.failures += 1
-            deployment.consecutive_failures += 1
-            deployment.next_start = time.monotonic() + min(
-                5.0, 0.2 * 2 ** min(deployment.consecutive_failures, 5)
-            )
+            run.deployment.task_failed()
             record.event(f"has stopped 1 running tasks: (task {task.id}). Reason: {run.stop_reason}")
 
     def poll_task(self, record: ServiceRecord, run: TaskRun) -> None:
@@ -524,14 +558,10 @@ class Deployments:
                 self.stop_task(
                     record, run, f"Task failed ELB health checks in (target-group {run.group_arn})"
                 )
-                run.deployment.failures += 1
-                run.deployment.consecutive_failures += 1
-                run.deployment.next_start = time.monotonic() + min(
-                    5.0, 0.2 * 2 ** min(run.deployment.consecutive_failures, 5)
-                )
+                run.deployment.task_failed()
                 record.event(f"has stopped 1 running tasks: (task {run.task.id}). Reason: {run.stop_reason}")
             elif state == "healthy":
-                run.deployment.consecutive_failures = 0
+                run.deployment.task_healthy()
             return
         if run.state == "DRAINING":
             if elbv2.REGISTRY.get(run.group_arn or "", TASK_IP, proc.port) is None:
@@ -664,23 +694,35 @@ class Deployments:
         return True
 
     def check_failures(self, record: ServiceRecord, deployment: Deployment) -> bool:
-        if deployment.failures < deployment.threshold() or deployment.stage == "CLEAN_UP":
+        """The deployment circuit breaker (AWS's guide: deployment-circuit-breaker.html and
+        deployment-failure-detection.html): at the threshold a deployment fails, and with rollback goes back
+        to the last deployment that completed ("The rollback method requires a previous deployment in
+        COMPLETED state"). A BLUE_GREEN, LINEAR or CANARY deployment behind a load balancer rolls back at the
+        threshold whatever the breaker says (green never took production traffic); its first deployment has
+        nothing to roll back to and behaves as a rolling one."""
+        if deployment.breaker_failures < deployment.threshold() or deployment.stage == "CLEAN_UP":
             return False
         breaker = deployment.config.get("deploymentCircuitBreaker") or {}
         reason = (
             f"Service deployment rolled back because the circuit breaker threshold was met: "
-            f"{deployment.failures} tasks failed to start or failed health checks"
+            f"{deployment.breaker_failures} tasks failed to start or failed health checks"
         )
-        if deployment.strategy in TRAFFIC_STRATEGIES and record.load_balancer():
+        can_roll_back = self.can_roll_back(record, deployment)
+        if deployment.strategy in TRAFFIC_STRATEGIES and record.load_balancer() and can_roll_back:
             self.begin_rollback(record, deployment, reason + ".")
             return True
         if not breaker.get("enable"):
             return False  # as AWS without a circuit breaker: keep trying (with backoff)
-        if breaker.get("rollback") and deployment.sources:
+        if breaker.get("rollback") and can_roll_back:
             self.begin_rollback(record, deployment, reason + ".")
         else:
             self.fail(record, deployment, f"Service deployment failed: {deployment.failures} tasks failed.")
         return True
+
+    @staticmethod
+    def can_roll_back(record: ServiceRecord, deployment: Deployment) -> bool:
+        primary = record.primary
+        return not deployment.first and primary is not None and primary.rollout_state == "COMPLETED"
 
     def advance_rolling(self, record: ServiceRecord, deployment: Deployment) -> None:
         group = self.live_group(record) if record.load_balancer() else None
@@ -710,103 +752,128 @@ class Deployments:
             deployment.set_stage("CLEAN_UP")
 
     def advance_traffic(self, record: ServiceRecord, deployment: Deployment) -> None:
-        stage = deployment.stage
-        if stage == "PRE_SCALE_UP":
-            live = self.live_group(record)
-            balancer = record.load_balancer() or {}
-            groups = [balancer.get("targetGroupArn"), record.advanced().get("alternateTargetGroupArn")]
+        """One tick of a traffic-shifting deployment: its stage's step (TRAFFIC_STEPS), which moves on to the
+        next stage once its own is done."""
+        stage = deployment.stage or "PRE_SCALE_UP"
+        if stage in GREEN_RUNS:
+            self.maintain(record, deployment, deployment.target, deployment.green_group, deployment.desired)
+        step = TRAFFIC_STEPS.get(stage)
+        if step is not None:
+            getattr(self, step)(record, deployment)
+
+    def pre_scale_up(self, record: ServiceRecord, deployment: Deployment) -> None:
+        """Pick blue (the group production reaches) and green (the other); zero green's weights.
+
+        A first deployment has no blue: its revision scales up in the group production reaches, and the
+        weights stay as they are (there is nothing to shift from)."""
+        live = self.live_group(record)
+        balancer = record.load_balancer() or {}
+        groups = [balancer.get("targetGroupArn"), record.advanced().get("alternateTargetGroupArn")]
+        if deployment.first:
+            deployment.blue_group, deployment.green_group = None, live
+        else:
             deployment.blue_group = live
             deployment.green_group = next((g for g in groups if g != live), None)
-            rule = self.rule(record, "productionListenerRule")
-            attached = set(elbv2.weights(rule)) if rule is not None else set()
-            if rule is None or not set(groups) <= attached:
-                self.begin_rollback(
-                    record,
-                    deployment,
-                    "Service deployment rolled back: the production listener rule "
-                    f"{record.advanced().get('productionListenerRule')} must forward to both target groups.",
-                )
-                return
-            for key in ("productionListenerRule", "testListenerRule"):
-                self.shift(record, deployment, key, 0)
-            for run in record.tasks:  # leftovers of a superseded deployment in the group about to be green
-                if (
-                    run.live
-                    and run.group_arn == deployment.green_group
-                    and run.revision is not deployment.target
-                ):
-                    self.stop_task(record, run, "Task of a superseded deployment")
-            deployment.set_stage("SCALE_UP")
+        if not self.rule_forwards_to(record, groups):
+            # AWS's guide (alb-resources-for-blue-green.html): the production listener rule forwards to both
+            # target groups, else the deployment fails.
+            self.roll_back_or_fail(
+                record,
+                deployment,
+                "Service deployment rolled back: the production listener rule "
+                f"{record.advanced().get('productionListenerRule')} must forward to both target groups.",
+            )
             return
-        if stage in (
-            "SCALE_UP",
-            "POST_SCALE_UP",
-            "TEST_TRAFFIC_SHIFT",
-            "POST_TEST_TRAFFIC_SHIFT",
-            "PRODUCTION_TRAFFIC_SHIFT",
-            "POST_PRODUCTION_TRAFFIC_SHIFT",
-            "BAKE_TIME",
-        ):
-            self.maintain(record, deployment, deployment.target, deployment.green_group, deployment.desired)
+        for key in ("productionListenerRule", "testListenerRule"):
+            self.shift(record, deployment, key, 0)
+        for run in record.tasks:  # leftovers of a superseded deployment in the group about to be green
+            if run.live and run.group_arn == deployment.green_group and run.revision is not deployment.target:
+                self.stop_task(record, run, "Task of a superseded deployment")
+        deployment.set_stage("SCALE_UP")
+
+    def rule_forwards_to(self, record: ServiceRecord, groups: list[str | None]) -> bool:
+        rule = self.rule(record, "productionListenerRule")
+        return rule is not None and set(groups) <= set(elbv2.weights(rule))
+
+    def roll_back_or_fail(self, record: ServiceRecord, deployment: Deployment, reason: str) -> None:
+        if self.can_roll_back(record, deployment):
+            self.begin_rollback(record, deployment, reason)
+        else:
+            self.fail(record, deployment, reason.replace("rolled back", "failed", 1))
+
+    def scale_up(self, record: ServiceRecord, deployment: Deployment) -> None:
         green = [t for t in record.tasks if t.live and t.revision is deployment.target]
-        if stage == "SCALE_UP":
-            if len(green) >= deployment.desired and all(t.ready() for t in green):
-                deployment.set_stage("POST_SCALE_UP")
-            elif time.monotonic() - deployment.stage_started > max(30.0, scaled(600)):
-                self.begin_rollback(
-                    record,
-                    deployment,
-                    "Service deployment rolled back: tasks failed health checks "
-                    "(not healthy within the deployment's bound).",
-                )
+        if len(green) >= deployment.desired and all(t.ready() for t in green):
+            deployment.set_stage("POST_SCALE_UP")
+        elif not deployment.first and time.monotonic() - deployment.stage_started > max(30.0, scaled(600)):
+            # A first deployment keeps trying, as a rolling one does (check_failures decides when it fails).
+            self.begin_rollback(
+                record,
+                deployment,
+                "Service deployment rolled back: tasks failed health checks "
+                "(not healthy within the deployment's bound).",
+            )
+
+    @staticmethod
+    def post_scale_up(record: ServiceRecord, deployment: Deployment) -> None:
+        deployment.set_stage("TEST_TRAFFIC_SHIFT")
+
+    def test_traffic_shift(self, record: ServiceRecord, deployment: Deployment) -> None:
+        self.shift(record, deployment, "testListenerRule", 100)
+        deployment.set_stage("POST_TEST_TRAFFIC_SHIFT")
+
+    @staticmethod
+    def post_test_traffic_shift(record: ServiceRecord, deployment: Deployment) -> None:
+        deployment.set_stage("PRODUCTION_TRAFFIC_SHIFT")
+
+    def production_traffic_shift(self, record: ServiceRecord, deployment: Deployment) -> None:
+        """One step of production traffic per call: BLUE_GREEN all at once, LINEAR in stepPercent steps with
+        stepBakeTimeInMinutes between them, CANARY canaryPercent, then the rest after
+        canaryBakeTimeInMinutes."""
+        if deployment.step_until is not None and time.monotonic() < deployment.step_until:
             return
-        if stage == "POST_SCALE_UP":
-            deployment.set_stage("TEST_TRAFFIC_SHIFT")
+        if deployment.green_weight >= 100:
+            deployment.set_stage("POST_PRODUCTION_TRAFFIC_SHIFT")
             return
-        if stage == "TEST_TRAFFIC_SHIFT":
-            self.shift(record, deployment, "testListenerRule", 100)
-            deployment.set_stage("POST_TEST_TRAFFIC_SHIFT")
-            return
-        if stage == "POST_TEST_TRAFFIC_SHIFT":
-            deployment.set_stage("PRODUCTION_TRAFFIC_SHIFT")
-            return
-        if stage == "PRODUCTION_TRAFFIC_SHIFT":
-            if deployment.step_until is not None and time.monotonic() < deployment.step_until:
-                return
-            if deployment.green_weight >= 100:
-                deployment.set_stage("POST_PRODUCTION_TRAFFIC_SHIFT")
-                return
-            weight, bake_minutes = 100, 0.0
-            if deployment.strategy == "LINEAR":
-                linear = deployment.config.get("linearConfiguration") or {}
-                weight = min(
-                    100, deployment.green_weight + max(1, round(float(linear.get("stepPercent") or 100)))
-                )
-                bake_minutes = float(linear.get("stepBakeTimeInMinutes") or 0)
-            elif deployment.strategy == "CANARY" and deployment.green_weight == 0:
-                canary = deployment.config.get("canaryConfiguration") or {}
-                weight = max(1, round(float(canary.get("canaryPercent") or 10)))
-                bake_minutes = float(canary.get("canaryBakeTimeInMinutes") or 0)
-            deployment.green_weight = weight
-            self.shift(record, deployment, "productionListenerRule", weight)
-            record.event(f"(deployment {deployment.id}) production traffic: {weight}% to the new revision.")
-            deployment.step_until = time.monotonic() + scaled(bake_minutes * 60) if weight < 100 else None
-            return
-        if stage == "POST_PRODUCTION_TRAFFIC_SHIFT":
-            record.live_group = deployment.green_group
-            deployment.set_stage("BAKE_TIME")
-            return
-        if stage == "BAKE_TIME":
-            bake = scaled(float(deployment.config.get("bakeTimeInMinutes") or 0) * 60)
-            if time.monotonic() - deployment.stage_started >= bake:
-                deployment.set_stage("CLEAN_UP")
-            return
-        if stage == "CLEAN_UP":
-            for run in record.tasks:
-                if run.live and run.revision is not deployment.target:
-                    self.stop_task(record, run, f"Task replaced by (deployment {deployment.id})")
-            if not any(t.alive and t.revision is not deployment.target for t in record.tasks):
-                self.succeed(record, deployment)
+        weight, bake_minutes = self.next_weight(deployment)
+        deployment.green_weight = weight
+        self.shift(record, deployment, "productionListenerRule", weight)
+        record.event(f"(deployment {deployment.id}) production traffic: {weight}% to the new revision.")
+        deployment.step_until = time.monotonic() + scaled(bake_minutes * 60) if weight < 100 else None
+
+    @staticmethod
+    def next_weight(deployment: Deployment) -> tuple[int, float]:
+        """(green's next production weight, minutes to bake at it). Defaults are the model's: LINEAR steps of
+        10.0% with 6-minute bakes, CANARY 5.0% for 10 minutes. A first deployment has nothing to step from."""
+        if deployment.first:
+            return 100, 0.0
+        if deployment.strategy == "LINEAR":
+            linear = deployment.config.get("linearConfiguration") or {}
+            step = max(1, round(float(linear.get("stepPercent") or 10.0)))
+            return min(100, deployment.green_weight + step), float(
+                linear.get("stepBakeTimeInMinutes", 6) or 0
+            )
+        if deployment.strategy == "CANARY" and deployment.green_weight == 0:
+            canary = deployment.config.get("canaryConfiguration") or {}
+            weight = max(1, round(float(canary.get("canaryPercent") or 5.0)))
+            return weight, float(canary.get("canaryBakeTimeInMinutes", 10) or 0)
+        return 100, 0.0
+
+    def post_production_traffic_shift(self, record: ServiceRecord, deployment: Deployment) -> None:
+        record.live_group = deployment.green_group
+        deployment.set_stage("BAKE_TIME")
+
+    def bake_time(self, record: ServiceRecord, deployment: Deployment) -> None:
+        bake = scaled(float(deployment.config.get("bakeTimeInMinutes") or 0) * 60)
+        if time.monotonic() - deployment.stage_started >= bake:
+            deployment.set_stage("CLEAN_UP")
+
+    def clean_up(self, record: ServiceRecord, deployment: Deployment) -> None:
+        for run in record.tasks:
+            if run.live and run.revision is not deployment.target:
+                self.stop_task(record, run, f"Task replaced by (deployment {deployment.id})")
+        if not any(t.alive and t.revision is not deployment.target for t in record.tasks):
+            self.succeed(record, deployment)
 
     def begin_rollback(self, record: ServiceRecord, deployment: Deployment, reason: str) -> None:
         deployment.status, deployment.reason, deployment.updated_at = "ROLLBACK_IN_PROGRESS", reason, now()
@@ -983,14 +1050,14 @@ class Deployments:
             "deploymentCircuitBreaker": {
                 "status": (
                     "TRIGGERED"
-                    if deployment.failures >= deployment.threshold()
+                    if deployment.breaker_failures >= deployment.threshold()
                     else "MONITORING"
                     if not deployment.done
                     else "MONITORING_COMPLETE"
                 )
                 if breaker.get("enable")
                 else "DISABLED",
-                "failureCount": deployment.failures,
+                "failureCount": deployment.breaker_failures,
                 "threshold": deployment.threshold(),
             },
             "alarms": {
@@ -1202,38 +1269,118 @@ class ECSOverlay:
             )
         return status, payload
 
+    def op_CreateCluster(self, environ: dict[str, Any], params: dict[str, Any]) -> tuple[int, Any]:
+        if params.get("clusterName") is not None:
+            self.check(rules.check_name, params["clusterName"], "Cluster name")
+        return self.moto(environ, "CreateCluster", params)
+
+    def op_RegisterTaskDefinition(self, environ: dict[str, Any], params: dict[str, Any]) -> tuple[int, Any]:
+        self.check(rules.check_task_definition, params)
+        return self.moto(environ, "RegisterTaskDefinition", params)
+
     def op_CreateService(self, environ: dict[str, Any], params: dict[str, Any]) -> tuple[int, Any]:
-        config = merge_config(None, params.get("deploymentConfiguration"))
-        validate(config, params.get("loadBalancers"))
         controller = (params.get("deploymentController") or {}).get("type", "ECS")
+        config = merge_config(None, params.get("deploymentConfiguration"))
+        validate(config, params.get("loadBalancers"), params.get("deploymentConfiguration"), controller)
+        self.check(rules.check_name, params.get("serviceName"), "Service name")
+        account, region = _account_region(environ)
+        backend = Deployments.backend(account, region)
+        cluster = _cluster(backend, params.get("cluster"))
+        if cluster is not None:
+            self.check(rules.check_launch_type_or_strategy, params, cluster.capacity_providers or [])
+        self.check_containers(backend, params.get("taskDefinition"), params.get("loadBalancers"))
         status, payload = self.moto(environ, "CreateService", params)
         if status != 200 or controller != "ECS":
             return status, payload
-        account, region = _account_region(environ)
         with self.engine.lock:
-            service = Deployments.backend(account, region)._get_service(
-                params.get("cluster") or "default", params["serviceName"]
-            )
+            service = backend._get_service(params.get("cluster") or "default", params["serviceName"])
             service.health_check_grace_period_seconds = params.get("healthCheckGracePeriodSeconds")
             # moto drops the strategy; DescribeServices must echo it, or every later run sees a difference.
             service.capacity_provider_strategy = params.get("capacityProviderStrategy") or []
             self.engine.adopt(account, region, service, config)
-        return 200, {"service": self.describe_one(environ, params.get("cluster"), params["serviceName"])}
+        answer = self.describe_one(environ, params.get("cluster"), params["serviceName"])
+        # The answer describes the service as created; its first service deployment is not in it (AWS does not
+        # promise currentServiceDeployment in CreateService's answer; ListServiceDeployments lists it).
+        answer.pop("currentServiceDeployment", None)
+        return 200, {"service": answer}
 
     def op_UpdateService(self, environ: dict[str, Any], params: dict[str, Any]) -> tuple[int, Any]:
         record = self.record(environ, params.get("cluster"), params.get("service", ""))
         if record is None:
             return self.moto(environ, "UpdateService", params)
         config = merge_config(record.config, params.get("deploymentConfiguration"))
-        validate(config, params.get("loadBalancers") or record.service.load_balancers)
+        controller = (record.service.deployment_controller or {}).get("type", "ECS")
+        balancers = params.get("loadBalancers") or record.service.load_balancers
+        validate(config, balancers, params.get("deploymentConfiguration"), controller)
+        backend = Deployments.backend(record.account, record.region)
+        cluster = _cluster(backend, record.service.cluster_name)
+        self.check(
+            rules.check_capacity_update,
+            params,
+            record.service.capacity_provider_strategy,
+            (cluster.capacity_providers if cluster is not None else None) or [],
+        )
+        if params.get("taskDefinition") or params.get("loadBalancers"):
+            self.check_containers(
+                backend, params.get("taskDefinition") or record.service.task_definition, balancers
+            )
+        before = getattr(record.service, "current_service_deployment", None)
         with self.engine.lock:
             status, payload = self.moto(environ, "UpdateService", params)
             if status != 200:
                 return status, payload
             if "healthCheckGracePeriodSeconds" in params:
                 record.service.health_check_grace_period_seconds = params["healthCheckGracePeriodSeconds"]
+            if params.get("capacityProviderStrategy") is not None:
+                record.service.capacity_provider_strategy = params["capacityProviderStrategy"]
             self.engine.update(record, params)
-        return 200, {"service": self.describe_one(environ, params.get("cluster"), record.name)}
+        answer = self.describe_one(environ, params.get("cluster"), record.name)
+        # The service deployment an update starts shows in DescribeServices from the next call on, not in this
+        # answer: AWS does not promise currentServiceDeployment there (ListServiceDeployments lists the new
+        # one).
+        if before:
+            answer["currentServiceDeployment"] = before
+        else:
+            answer.pop("currentServiceDeployment", None)
+        return 200, {"service": answer}
+
+    @staticmethod
+    def check(rule: Callable[..., None], *args: Any) -> None:
+        try:
+            rule(*args)
+        except rules.RuleError as err:
+            raise ApiError(err.code, err.message) from err
+
+    @staticmethod
+    def check_containers(
+        backend: Any, task_definition: str | None, balancers: list[dict[str, Any]] | None
+    ) -> None:
+        """model: CreateServiceRequest.loadBalancers: "The container name must be as it appears in a container
+        definition"; the container port is one of its port mappings."""
+        from moto.ecs.exceptions import TaskDefinitionNotFoundException
+
+        if not task_definition or not balancers:
+            return
+        try:
+            definition = backend.describe_task_definition(task_definition)
+        except (TaskDefinitionNotFoundException, ValueError, KeyError):
+            return  # moto answers for a task definition it does not know
+        containers = {c.get("name"): c for c in definition.container_definitions or []}
+        for balancer in balancers:
+            name, port = balancer.get("containerName"), balancer.get("containerPort")
+            if name is None:
+                continue
+            if name not in containers:
+                raise ApiError(
+                    "InvalidParameterException",
+                    f"The container {name} does not exist in the task definition.",
+                )
+            ports = {m.get("containerPort") for m in containers[name].get("portMappings") or []}
+            if port is not None and port not in ports:
+                raise ApiError(
+                    "InvalidParameterException",
+                    f"The container {name} did not have a container port {port} defined.",
+                )
 
     def op_DeleteService(self, environ: dict[str, Any], params: dict[str, Any]) -> tuple[int, Any]:
         record = self.record(environ, params.get("cluster"), params.get("service", ""))
@@ -1269,6 +1416,9 @@ class ECSOverlay:
     def op_RunTask(self, environ: dict[str, Any], params: dict[str, Any]) -> tuple[int, Any]:
         """A one-off task as a local process (sandbox.aws.ecs_run_task); the answer is moto's description."""
         account, region = _account_region(environ)
+        cluster = _cluster(Deployments.backend(account, region), params.get("cluster"))
+        if cluster is not None:
+            self.check(rules.check_launch_type_or_strategy, params, cluster.capacity_providers or [])
         try:
             tasks = self.engine.one_off.run(account, region, params)
         except RunTaskError as err:
@@ -1357,6 +1507,10 @@ class ECSOverlay:
                 else:
                     failures.append({"arn": arn, "reason": "MISSING"})
         return 200, {"serviceRevisions": found, "failures": failures}
+
+
+def _cluster(backend: Any, name: str | None) -> Any | None:
+    return backend.clusters.get((name or "default").split("/")[-1])
 
 
 def _family_and_revision(arn: str) -> tuple[str, int]:

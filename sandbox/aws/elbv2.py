@@ -13,6 +13,7 @@ registered here use the key ``"ip:port"`` in ``FakeTargetGroup.targets``.
 from __future__ import annotations
 
 import http.client
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -254,6 +255,7 @@ def install() -> None:
     FakeTargetGroup.health_for = health_for  # type: ignore[method-assign]
     FakeTargetGroup.deregister = deregister  # type: ignore[method-assign]
     FakeTargetGroup._sandbox_patched = True  # type: ignore[attr-defined]
+    install_rules()
 
 
 # -- listener rules and their weights ---------------------------------------------------------------
@@ -325,3 +327,109 @@ def set_weights(rule: Any, new: dict[str, int]) -> None:
     if len(groups) > 1:
         data.pop("TargetGroupArn", None)
     rule.actions[index] = FakeAction(data)
+
+
+# -- AWS's documented bounds, refused as ELBv2 refuses them -----------------------------------------------
+# Each names its source: the documentation string or the bounds of botocore's ELBv2 model
+# (botocore/data/elbv2/2015-12-01/service-2.json), or AWS's guide. moto checks target group names already (32
+# characters, alphanumerics and hyphens, no hyphen at either end) with AWS's messages.
+LOAD_BALANCER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+MAX_PRIORITY = 50000  # model: RulePriority (min 1, max 50000)
+MAX_WEIGHT = 999  # model: TargetGroupTuple.Weight: "The range is 0 to 999."
+# AWS's guide, Quotas for your Application Load Balancers (load-balancer-limits.html): "Target groups per
+# action: 5".
+MAX_GROUPS_PER_ACTION = 5
+
+
+def validation_error(message: str) -> Exception:
+    from moto.elbv2.exceptions import ELBClientError
+
+    return ELBClientError("ValidationError", message)
+
+
+def check_load_balancer_name(name: str) -> None:
+    """model: CreateLoadBalancerInput.Name: "can have a maximum of 32 characters, must contain only
+    alphanumeric characters or hyphens, must not begin or end with a hyphen, and must not begin with
+    "internal-"."""
+    if len(name) > 32:
+        raise validation_error(f"Load balancer name '{name}' cannot be longer than '32' characters")
+    if not LOAD_BALANCER_NAME.match(name):
+        raise validation_error(
+            f"Load balancer name '{name}' can only contain characters that are alphanumeric characters or "
+            "hyphens(-)"
+        )
+    if name.startswith("-") or name.endswith("-"):
+        raise validation_error(f"Load balancer name '{name}' cannot begin or end with '-'")
+    if name.startswith("internal-"):
+        raise validation_error(f"Load balancer name '{name}' cannot begin with 'internal-'")
+
+
+def check_priority(priority: Any) -> None:
+    """A rule's priority, in the words AWS's request validation uses for a bound of the model."""
+    value = int(priority)
+    if value < 1:
+        raise validation_error(
+            f"1 validation error detected: Value '{value}' at 'priority' failed to satisfy constraint: "
+            "Member must have value greater than or equal to 1"
+        )
+    if value > MAX_PRIORITY:
+        raise validation_error(
+            f"1 validation error detected: Value '{value}' at 'priority' failed to satisfy constraint: "
+            f"Member must have value less than or equal to {MAX_PRIORITY}"
+        )
+
+
+def check_forward(data: dict[str, Any]) -> None:
+    groups = (data.get("ForwardConfig") or {}).get("TargetGroups") or []
+    if len(groups) > MAX_GROUPS_PER_ACTION:
+        raise validation_error(
+            f"You cannot specify more than {MAX_GROUPS_PER_ACTION} target groups in a forward action"
+        )
+    for group in groups:
+        weight = group.get("Weight")
+        if weight is None:
+            continue
+        bound = "greater than or equal to 0" if int(weight) < 0 else f"less than or equal to {MAX_WEIGHT}"
+        if not 0 <= int(weight) <= MAX_WEIGHT:
+            raise validation_error(
+                f"1 validation error detected: Value '{weight}' at "
+                "'actions.member.forwardConfig.targetGroups.member.weight' failed to satisfy constraint: "
+                f"Member must have value {bound}"
+            )
+
+
+def install_rules() -> None:
+    """Wrap moto's ELBv2 backend so that it refuses what AWS refuses, before it changes anything."""
+    from moto.elbv2.models import ELBv2Backend
+
+    if getattr(ELBv2Backend, "_sandbox_rules", False):
+        return
+    create_load_balancer, create_rule = ELBv2Backend.create_load_balancer, ELBv2Backend.create_rule
+    set_rule_priorities, validate_actions = ELBv2Backend.set_rule_priorities, ELBv2Backend._validate_actions
+
+    def checked_create_load_balancer(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        check_load_balancer_name(name)
+        return create_load_balancer(self, name, *args, **kwargs)
+
+    def checked_create_rule(
+        self: Any, listener_arn: str, conditions: Any, priority: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        check_priority(priority)
+        return create_rule(self, listener_arn, conditions, priority, *args, **kwargs)
+
+    def checked_set_rule_priorities(self: Any, rule_priorities: list[dict[str, Any]]) -> Any:
+        for entry in rule_priorities:
+            check_priority(entry["Priority"])
+        return set_rule_priorities(self, rule_priorities)
+
+    def checked_validate_actions(self: Any, actions: list[Any]) -> None:
+        for action in actions:
+            if action.type == "forward":
+                check_forward(action.data)
+        validate_actions(self, actions)
+
+    ELBv2Backend.create_load_balancer = checked_create_load_balancer  # type: ignore[method-assign]
+    ELBv2Backend.create_rule = checked_create_rule  # type: ignore[method-assign]
+    ELBv2Backend.set_rule_priorities = checked_set_rule_priorities  # type: ignore[method-assign]
+    ELBv2Backend._validate_actions = checked_validate_actions  # type: ignore[method-assign]
+    ELBv2Backend._sandbox_rules = True  # type: ignore[attr-defined]

@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from sandbox.aws.ecs import ApiError, Deployments, ECSOverlay, merge_config, validate
+from sandbox.aws.ecs import (
+    ApiError,
+    Deployment,
+    Deployments,
+    ECSOverlay,
+    ServiceRecord,
+    merge_config,
+    validate,
+)
 
 LB = [{"targetGroupArn": "blue", "containerName": "app", "containerPort": 3000}]
 ADVANCED = {"alternateTargetGroupArn": "green", "productionListenerRule": "rule", "roleArn": "role"}
@@ -22,10 +30,11 @@ def test_defaults_and_merge() -> None:
 
 
 def test_traffic_strategies_need_advanced_configuration() -> None:
+    blue_green = {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 5}
     with pytest.raises(ApiError, match="advancedConfiguration"):
-        validate(merge_config(None, {"strategy": "BLUE_GREEN"}), LB)
-    validate(merge_config(None, {"strategy": "BLUE_GREEN"}), [{**LB[0], "advancedConfiguration": ADVANCED}])
-    validate(merge_config(None, {"strategy": "BLUE_GREEN"}), [])  # no load balancer: nothing to shift
+        validate(merge_config(None, blue_green), LB)
+    validate(merge_config(None, blue_green), [{**LB[0], "advancedConfiguration": ADVANCED}])
+    validate(merge_config(None, blue_green), [])  # no load balancer: nothing to shift
     validate(merge_config(None, {"strategy": "ROLLING"}), LB)
 
 
@@ -33,17 +42,98 @@ def test_traffic_strategies_need_advanced_configuration() -> None:
     "config",
     [
         {"strategy": "SIDEWAYS"},
-        {"strategy": "LINEAR"},
+        {"strategy": "BLUE_GREEN"},  # bakeTimeInMinutes is required for BLUE_GREEN
         {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 0}},
-        {"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 100}},
+        {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 2.9}},
+        {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 10.05}},
+        {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 100.1}},
+        {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 10, "stepBakeTimeInMinutes": 1441}},
+        {"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 0.05}},
+        {"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 100.1}},
+        {"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 5, "canaryBakeTimeInMinutes": -1}},
+        {"strategy": "ROLLING", "linearConfiguration": {"stepPercent": 10}},
+        {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1441},
         {"alarms": {"enable": True, "alarmNames": []}},
         {"bakeTimeInMinutes": -1},
+        {"minimumHealthyPercent": 101},
+        {"lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": ["PRODUCTION_TRAFFIC_SHIFT"]}]},
+        {"lifecycleHooks": [{"lifecycleStages": ["POST_SCALE_UP"]}]},  # AWS_LAMBDA needs hookTargetArn
+        {"lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": []}]},
+        {
+            "deploymentCircuitBreaker": {
+                "enable": True,
+                "rollback": True,
+                "thresholdConfiguration": {"type": "X"},
+            }
+        },
+        {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1, "earlySuccessCriteria": {"enable": True}},
     ],
 )
 def test_invalid_configurations(config: dict) -> None:
+    """Each outside what botocore's ECS model documents (the rules: sandbox/aws/ecs_rules.py)."""
     with pytest.raises(ApiError) as err:
-        validate(merge_config(None, config), [])
+        validate(merge_config(None, config), [], dict(config))
     assert err.value.code == "InvalidParameterException"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"strategy": "LINEAR"},  # stepPercent defaults to 10.0
+        {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 3.0, "stepBakeTimeInMinutes": 0}},
+        {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 33.3, "stepBakeTimeInMinutes": 1440}},
+        {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 100.0}},
+        {
+            "strategy": "CANARY",
+            "canaryConfiguration": {"canaryPercent": 0.1, "canaryBakeTimeInMinutes": 1440},
+        },
+        {"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 100.0, "canaryBakeTimeInMinutes": 0}},
+        {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 0},
+        {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1440},
+        {"lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}]},
+        {
+            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+            "strategy": "BLUE_GREEN",
+            "bakeTimeInMinutes": 5,
+        },
+    ],
+)
+def test_edge_configurations_are_accepted(config: dict) -> None:
+    validate(merge_config(None, config), [], dict(config))
+
+
+@pytest.mark.parametrize(
+    ("breaker", "desired", "threshold"),
+    [
+        ({}, 2, 3),  # BOUNDED_PERCENT 50 of 2, raised to the minimum of 3
+        ({}, 10, 5),
+        ({}, 1000, 200),  # and capped at 200
+        ({"thresholdConfiguration": {"type": "COUNT", "value": 7}}, 100, 7),
+        ({"thresholdConfiguration": {"type": "UNBOUNDED_PERCENT", "value": 100}}, 2, 2),
+        ({"thresholdConfiguration": {"type": "BOUNDED_PERCENT", "value": 100}}, 500, 200),
+    ],
+)
+def test_circuit_breaker_threshold(breaker: dict, desired: int, threshold: int) -> None:
+    """model: ThresholdConfiguration (type and value, default BOUNDED_PERCENT 50); AWS's guide
+    deployment-circuit-breaker.html (the bounded percentage lies between 3 and 200)."""
+    record = ServiceRecord("123456789012", "eu-west-2", None, {})
+    config = merge_config(None, {"deploymentCircuitBreaker": {"enable": True, "rollback": True, **breaker}})
+    assert Deployment(record, None, [], config, desired).threshold() == threshold
+
+
+def test_a_healthy_task_resets_the_breaker_count_unless_told_not_to() -> None:
+    record = ServiceRecord("123456789012", "eu-west-2", None, {})
+    for reset, left in ((None, 0), (False, 2)):
+        breaker = {"enable": True, "rollback": True}
+        if reset is not None:
+            breaker["resetOnHealthyTask"] = reset
+        deployment = Deployment(
+            record, None, [], merge_config(None, {"deploymentCircuitBreaker": breaker}), 2
+        )
+        deployment.task_failed()
+        deployment.task_failed()
+        deployment.task_healthy()
+        assert (deployment.breaker_failures, deployment.failures) == (left, 2)
 
 
 @pytest.mark.parametrize(
