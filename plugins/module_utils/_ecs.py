@@ -1275,11 +1275,11 @@ def _started_deployment(
     """ARN of the service deployment this run started, if any."""
     if not deploying or response_service is None:
         return None
+    # AWS does not promise currentServiceDeployment in UpdateService's answer (the sandbox leaves it out, as
+    # AWS may): without it, the deployment this run started is the newest one ListServiceDeployments names.
     current = response_service.get("currentServiceDeployment")
     if current and current != before:
         return current
-    if not wait.wait:
-        return None
     latest = latest_deployment_arn(ecs, svc.cluster, svc.service)
     return latest if latest != before else None
 
