@@ -729,8 +729,8 @@ def capacity_provider_update(svc: ServiceSpec, service: Mapping[str, Any]) -> li
     """The capacity provider strategy to send to the running service, or None when it keeps its own.
 
     A strategy given that differs is sent. ``launch_type=FARGATE`` on a service that runs on a strategy
-    (Fargate Spot switched off) sends the FARGATE strategy: UpdateService ignores a launch type, and a
-    service once on a strategy leaves it only for another strategy or an empty list.
+    (Fargate Spot switched off) sends the FARGATE strategy: UpdateService takes no launch type (botocore's
+    ECS model), so the way back to on-demand Fargate is its capacity provider.
     """
     current = sorted(
         service.get("capacityProviderStrategy") or [], key=lambda e: e.get("capacityProvider", "")
