@@ -32,21 +32,19 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.macroai.deploy.plugins.module_utils._errors import ModuleError
+from ansible_collections.macroai.deploy.plugins.module_utils._module import AsDict
 from ansible_collections.macroai.deploy.plugins.module_utils._waiter import (
     SYSTEM_CLOCK,
     Clock,
-    Poll,
+    Outcome,
+    Step,
     WaitTimeout,
+    follow,
     wait_until,
 )
-
-try:
-    from botocore.exceptions import ClientError
-except ImportError:  # AnsibleAWSModule reports a missing botocore; nothing can raise ClientError then
-
-    class ClientError(Exception):  # type: ignore[no-redef]
-        response: dict[str, Any] = {}
-
+from ansible_collections.macroai.deploy.plugins.module_utils._waiter import WaitSettings as _WaitSettings
 
 INDEX = "index.html"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
@@ -57,13 +55,8 @@ UNFINISHED: frozenset[str] = frozenset({"CREATED", "PENDING", "PROVISIONING", "R
 JOB_PAGES = 5  # pages of ListJobs (50 jobs each) searched for the live artifact
 
 
-class AmplifyReleaseError(Exception):
+class AmplifyReleaseError(ModuleError):
     """A release cannot go on, or ended badly; ``message`` says what to do, ``details`` go to the result."""
-
-    def __init__(self, message: str, **details: Any) -> None:
-        self.message = message
-        self.details = details
-        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -195,36 +188,22 @@ def sha256_from_key(key: str) -> str | None:
     return stem if len(stem) == 64 and all(c in "0123456789abcdef" for c in stem) else None
 
 
-def _error_code(err: Exception) -> str:
-    response = getattr(err, "response", None) or {}
-    return str((response.get("Error") or {}).get("Code") or "")
-
-
-def _error_message(err: Exception) -> str:
-    response = getattr(err, "response", None) or {}
-    return str((response.get("Error") or {}).get("Message") or err)
-
-
 def head_object(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
     try:
         return s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as err:
-        if _error_code(err) in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise
+    except is_boto3_error_code(["404", "NoSuchKey", "NotFound"]):
+        return None
 
 
 def find_app(amplify: Any, app_name: str | None, app_id: str | None) -> dict[str, Any]:
     if app_id:
         try:
             return amplify.get_app(appId=app_id)["app"]
-        except ClientError as err:
-            if _error_code(err) == "NotFoundException":
-                raise AmplifyReleaseError(
-                    f"app_id: there is no Amplify app {app_id} in this region; check app_id and the region, "
-                    "or create the app first (roles/edge)"
-                ) from err
-            raise
+        except is_boto3_error_code("NotFoundException") as err:
+            raise AmplifyReleaseError(
+                f"app_id: there is no Amplify app {app_id} in this region; check app_id and the region, "
+                "or create the app first (roles/edge)"
+            ) from err
     found: list[dict[str, Any]] = []
     token = None
     for _page in range(20):
@@ -249,13 +228,11 @@ def find_app(amplify: Any, app_name: str | None, app_id: str | None) -> dict[str
 def get_branch(amplify: Any, app: Mapping[str, Any], branch: str) -> dict[str, Any]:
     try:
         return amplify.get_branch(appId=app["appId"], branchName=branch)["branch"]
-    except ClientError as err:
-        if _error_code(err) == "NotFoundException":
-            raise AmplifyReleaseError(
-                f"branch: app {app.get('name')} ({app['appId']}) has no branch {branch!r}; create it first "
-                "(roles/edge) or check the name"
-            ) from err
-        raise
+    except is_boto3_error_code("NotFoundException") as err:
+        raise AmplifyReleaseError(
+            f"branch: app {app.get('name')} ({app['appId']}) has no branch {branch!r}; create it first "
+            "(roles/edge) or check the name"
+        ) from err
 
 
 def recent_jobs(amplify: Any, app_id: str, branch: str, pages: int = JOB_PAGES) -> list[dict[str, Any]]:
@@ -288,13 +265,10 @@ def site_url(app: Mapping[str, Any], branch: str) -> str | None:
     return f"https://{branch.replace('/', '-')}.{domain}" if domain else None
 
 
-def is_not_finished(err: Exception) -> bool:
-    return _error_code(err) == "BadRequestException" and "not finished" in _error_message(err)
-
-
 @dataclass(frozen=True)
-class WaitSettings:
-    wait: bool = True
+class WaitSettings(_WaitSettings):
+    """How long to follow a job, and after how long in PENDING another release's job counts as stuck."""
+
     timeout: float = 600
     interval: float = 5
     stuck_job_timeout: float = 600
@@ -312,28 +286,11 @@ class ReleaseRequest:
     wait: WaitSettings = WaitSettings()
 
 
-@dataclass(frozen=True)
-class Step:
-    """One observed change of a job's status or current step."""
-
-    status: str
-    step: str | None
-    at: str
-    elapsed_s: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "step": self.step, "at": self.at, "elapsed_s": self.elapsed_s}
-
-
 @dataclass
-class JobOutcome:
-    job_id: str
-    status: str | None = None
+class JobOutcome(Outcome):
+    job_id: str = ""
     reason: str | None = None
     source_url: str | None = None
-    steps: list[Step] = field(default_factory=list)
-    elapsed_s: float = 0.0
-    timed_out: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -347,21 +304,12 @@ class JobOutcome:
 
 
 @dataclass
-class Plan:
+class Plan(AsDict):
     upload: bool = False
     deploy: bool = False
     follow_job: str | None = None
     wait_for_jobs: list[str] = field(default_factory=list)
     stop_jobs: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "upload": self.upload,
-            "deploy": self.deploy,
-            "follow_job": self.follow_job,
-            "wait_for_jobs": list(self.wait_for_jobs),
-            "stop_jobs": list(self.stop_jobs),
-        }
 
 
 @dataclass
@@ -441,40 +389,28 @@ def wait_for_job(
 
     A timeout is not an error here: the outcome says ``timed_out`` and the caller decides.
     """
-    outcome = JobOutcome(job_id=job_id)
-
-    def observe(poll: Poll[dict[str, Any]]) -> None:
-        summary = poll.value.get("summary") or {}
-        outcome.status = summary.get("status")
-        outcome.source_url = summary.get("sourceUrl")
-        outcome.reason = job_reason(poll.value)
-        outcome.elapsed_s = round(poll.elapsed, 3)
-        step_name = current_step(poll.value)
-        last = outcome.steps[-1] if outcome.steps else None
-        if last is None or (last.status, last.step) != (outcome.status, step_name):
-            step = Step(
-                status=outcome.status or "UNKNOWN",
-                step=step_name,
-                at=clock.now().isoformat(timespec="seconds"),
-                elapsed_s=outcome.elapsed_s,
-            )
-            outcome.steps.append(step)
-            if progress is not None:
-                progress(step)
-
-    try:
-        wait_until(
-            lambda: get_job(amplify, app_id, branch, job_id),
-            lambda job: (job.get("summary") or {}).get("status") not in UNFINISHED,
-            timeout=settings.timeout,
-            interval=settings.interval,
-            progress=observe,
-            clock=clock.monotonic,
-            sleep=clock.sleep,
-        )
-    except WaitTimeout:
-        outcome.timed_out = True
-    return outcome
+    followed = follow(
+        lambda: get_job(amplify, app_id, branch, job_id),
+        lambda job: {
+            "status": (job.get("summary") or {}).get("status") or "UNKNOWN",
+            "step": current_step(job),
+        },
+        lambda job: (job.get("summary") or {}).get("status") not in UNFINISHED,
+        settings,
+        clock,
+        progress,
+    )
+    last = followed.last or {}
+    summary = last.get("summary") or {}
+    return JobOutcome(
+        job_id=job_id,
+        status=summary.get("status"),
+        reason=job_reason(last),
+        source_url=summary.get("sourceUrl"),
+        steps=followed.steps,
+        elapsed_s=followed.elapsed_s,
+        timed_out=followed.timed_out,
+    )
 
 
 def _age_seconds(summary: Mapping[str, Any], clock: Clock) -> float:
@@ -685,8 +621,8 @@ def release(
             started = amplify.start_deployment(
                 appId=app_id, branchName=request.branch, sourceUrl=target, sourceUrlType="ZIP"
             )
-        except ClientError as err:
-            if not is_not_finished(err):
+        except is_boto3_error_code("BadRequestException") as err:
+            if "not finished" not in str(err):
                 raise
             jobs = recent_jobs(amplify, app_id, request.branch)  # another release started one meanwhile
             continue

@@ -14,12 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.macroai.deploy.plugins.module_utils._amplify import (
-    ClientError,
-    _error_code,
-    site_url,
-)
-from ansible_collections.macroai.deploy.plugins.module_utils._edge import tag_changes
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.macroai.deploy.plugins.module_utils._amplify import site_url
+from ansible_collections.macroai.deploy.plugins.module_utils._aws import tag_changes
 
 # Paths without a file extension, or with one a static build does not hold, are the client's routes.
 SPA_SOURCE = "</^[^.]+$|\\.(?!(css|gif|ico|jpg|js|png|txt|svg|woff|woff2|ttf|map|json|webp)$)([^.]+$)/>"
@@ -147,10 +144,8 @@ def find_app(amplify: Any, name: str) -> dict[str, Any] | None:
 def _get_or_none(call: Any, key: str, **kwargs: Any) -> dict[str, Any] | None:
     try:
         return call(**kwargs)[key]
-    except ClientError as err:
-        if _error_code(err) == "NotFoundException":
-            return None
-        raise
+    except is_boto3_error_code("NotFoundException"):
+        return None
 
 
 def _sync_tags(

@@ -14,6 +14,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.macroai.deploy.plugins.module_utils._aws import tag_changes
+
 # Tag keys AWS reserves; never sent, never purged.
 RESERVED_PREFIX = "aws:"
 
@@ -75,20 +78,6 @@ def same_policy(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
     return canonical_policy(a) == canonical_policy(b)
 
 
-def tag_changes(
-    current: dict[str, str], wanted: dict[str, str] | None, purge: bool
-) -> tuple[dict[str, str], list[str]]:
-    """Tags to set (new or changed value) and tag keys to remove; ``wanted=None`` leaves tags alone."""
-    if wanted is None:
-        return {}, []
-    wanted = {str(k): str(v) for k, v in wanted.items()}
-    to_set = {k: v for k, v in wanted.items() if current.get(k) != v and not k.startswith(RESERVED_PREFIX)}
-    to_remove = (
-        sorted(k for k in current if k not in wanted and not k.startswith(RESERVED_PREFIX)) if purge else []
-    )
-    return to_set, to_remove
-
-
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
 
@@ -140,23 +129,16 @@ class Repositories:
         self.client = client
         self.check_mode = check_mode
 
-    def _error_code(self, error: Exception) -> str:
-        return getattr(error, "response", {}).get("Error", {}).get("Code", "")
-
     def read(self, name: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, str]]:
         """The repository, its lifecycle policy and its tags; (None, None, {}) when it does not exist."""
         try:
             repository = self.client.describe_repositories(repositoryNames=[name])["repositories"][0]
-        except Exception as e:  # botocore's ClientError; the module has no botocore at import in unit tests
-            if self._error_code(e) == "RepositoryNotFoundException":
-                return None, None, {}
-            raise
+        except is_boto3_error_code("RepositoryNotFoundException"):
+            return None, None, {}
         try:
             text = self.client.get_lifecycle_policy(repositoryName=name)["lifecyclePolicyText"]
             policy = json.loads(text)
-        except Exception as e:
-            if self._error_code(e) != "LifecyclePolicyNotFoundException":
-                raise
+        except is_boto3_error_code("LifecyclePolicyNotFoundException"):
             policy = None
         listed = self.client.list_tags_for_resource(resourceArn=repository["repositoryArn"]).get("tags", [])
         tags = {t["Key"]: t.get("Value", "") for t in listed}

@@ -6,7 +6,9 @@
 Plain Python, no Ansible: ``plugins/modules/ecs_bluegreen.py`` is a thin shell over :func:`release` and
 :func:`roll_back`. Functions take boto3 clients (``ecs``, ``elbv2``) and a ``check_mode`` flag, compare
 before they act, and raise :class:`EcsReleaseError` with a message that says what to do next. AWS errors
-(botocore's) pass through untouched for the module to report.
+(botocore's) pass through untouched for the module to report. A release is a sequence of steps of the shape
+``update_x(client, check_mode, ...) -> bool`` (changed or would change), each recording its before and after
+in the result's :class:`DifferenceTracker` for ``--diff``.
 
 ECS owns the listener rules' weights once a service uses BLUE_GREEN, LINEAR or CANARY: the rules are
 created here once (blue 100, green 0) and afterwards only read, never written.
@@ -19,21 +21,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.macroai.deploy.plugins.module_utils._aws import tag_changes
+from ansible_collections.macroai.deploy.plugins.module_utils._errors import ModuleError
+from ansible_collections.macroai.deploy.plugins.module_utils._module import ABSENT, AsDict, DifferenceTracker
 from ansible_collections.macroai.deploy.plugins.module_utils._waiter import (
     SYSTEM_CLOCK,
     Clock,
-    Poll,
-    WaitTimeout,
-    wait_until,
+    Outcome,
+    Step,
+    WaitSettings,
+    follow,
 )
-
-try:
-    from botocore.exceptions import ClientError
-except ImportError:  # AnsibleAWSModule reports a missing botocore; nothing can raise ClientError then
-
-    class ClientError(Exception):  # type: ignore[no-redef]
-        response: dict[str, Any] = {}
-
 
 STRATEGIES: tuple[str, ...] = ("BLUE_GREEN", "LINEAR", "CANARY", "ROLLING")
 TRAFFIC_SHIFTING: frozenset[str] = frozenset({"BLUE_GREEN", "LINEAR", "CANARY"})
@@ -53,17 +52,36 @@ TERMINAL_STATUSES: frozenset[str] = frozenset(
 DEPLOYING_FIELDS: frozenset[str] = frozenset(
     {"taskDefinition", "networkConfiguration", "loadBalancers", "capacityProviderStrategy"}
 )
+# strategy -> (its configuration, percent field and option, bake field and option, an example percent)
+SHIFT_CONFIGURATIONS: dict[str, tuple[str, str, str, str, str, str]] = {
+    "LINEAR": (
+        "linearConfiguration",
+        "stepPercent",
+        "linear_step_percent",
+        "stepBakeTimeInMinutes",
+        "linear_step_bake_minutes",
+        "e.g. 10: ten steps of 10%",
+    ),
+    "CANARY": (
+        "canaryConfiguration",
+        "canaryPercent",
+        "canary_percent",
+        "canaryBakeTimeInMinutes",
+        "canary_bake_minutes",
+        "e.g. 10: 10% first, then the rest",
+    ),
+}
 CATCH_ALL_PATH = "/*"
 MASK = "********"
 
 
-class EcsReleaseError(Exception):
-    """A release cannot go on, or ended badly; ``message`` says what to do, ``details`` go to the result."""
+# A service moved off its capacity provider strategy (compute_fargate_spot switched off) runs on this one.
+FARGATE_STRATEGY: tuple[dict[str, Any], ...] = ({"capacityProvider": "FARGATE", "weight": 1},)
+NOT_FOUND_CODES = ("ClientException", "InvalidParameterException")  # DescribeTaskDefinition of an unknown one
 
-    def __init__(self, message: str, **details: Any) -> None:
-        self.message = message
-        self.details = details
-        super().__init__(message)
+
+class EcsReleaseError(ModuleError):
+    """A release cannot go on, or ended badly; ``message`` says what to do, ``details`` go to the result."""
 
 
 def task_definition_options():
@@ -153,36 +171,12 @@ class ServiceSpec:
     health_check_grace_period_seconds: int | None = None
 
 
-@dataclass(frozen=True)
-class WaitSettings:
-    wait: bool = True
-    timeout: float = 900
-    interval: float = 10
-
-
-@dataclass(frozen=True)
-class Step:
-    """One observed change of a deployment's lifecycle stage or status."""
-
-    stage: str | None
-    status: str
-    at: str
-    elapsed_s: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"stage": self.stage, "status": self.status, "at": self.at, "elapsed_s": self.elapsed_s}
-
-
 @dataclass
-class DeploymentOutcome:
-    arn: str
-    status: str | None = None
+class DeploymentOutcome(Outcome):
+    arn: str = ""
     status_reason: str | None = None
     lifecycle_stage: str | None = None
     rollback_reason: str | None = None
-    steps: list[Step] = field(default_factory=list)
-    elapsed_s: float = 0.0
-    timed_out: bool = False
 
     def reason(self) -> str:
         """ECS's reasons (rollback's, then status's), each once, without a trailing full stop."""
@@ -220,7 +214,7 @@ class DeploymentOutcome:
 
 
 @dataclass
-class Plan:
+class Plan(AsDict):
     """What this run does (or, in check mode, would do)."""
 
     create_listener_rules: list[str] = field(default_factory=list)
@@ -243,17 +237,6 @@ class Plan:
             or self.tags
         )
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "create_listener_rules": list(self.create_listener_rules),
-            "register_revision": self.register_revision,
-            "create_service": self.create_service,
-            "update_service": list(self.update_service),
-            "deploy": self.deploy,
-            "stop_deployment": self.stop_deployment,
-            "tags": copy.deepcopy(self.tags),
-        }
-
 
 @dataclass
 class ReleaseResult:
@@ -264,13 +247,20 @@ class ReleaseResult:
     live_target_group_arn: str | None = None
     target_group_weights: dict[str, int] = field(default_factory=dict)
     listener_rules: dict[str, str | None] = field(default_factory=dict)
-    before: dict[str, Any] = field(default_factory=dict)
-    after: dict[str, Any] = field(default_factory=dict)
-    cluster_tags: tuple[dict[str, str], dict[str, str]] | None = None  # (before, after), for --diff
+    differences: DifferenceTracker = field(default_factory=DifferenceTracker)
+    service_response: dict[str, Any] | None = None  # what CreateService or UpdateService answered
 
     @property
     def changed(self) -> bool:
         return self.plan.changed
+
+    @property
+    def before(self) -> dict[str, Any]:
+        return self.differences.before
+
+    @property
+    def after(self) -> dict[str, Any]:
+        return self.differences.after
 
     def as_dict(self) -> dict[str, Any]:
         deployment = self.deployment
@@ -395,20 +385,6 @@ def ecs_tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"key": key, "value": value} for key, value in sorted(tags.items())]
 
 
-def tag_changes(
-    current: Mapping[str, str], desired: Mapping[str, str] | None, purge: bool
-) -> tuple[dict[str, str], list[str]]:
-    """The tags to set and the keys to remove so ``current`` becomes ``desired``.
-
-    ``desired`` None means tags are not managed: no change. AWS's own ``aws:`` tags are never removed.
-    """
-    if desired is None:
-        return {}, []
-    add = {key: value for key, value in desired.items() if current.get(key) != value}
-    remove = sorted(key for key in current if purge and key not in desired and not key.startswith("aws:"))
-    return add, remove
-
-
 def cluster_arn(ecs: Any, cluster: str) -> str | None:
     """The ACTIVE cluster's ARN, or None when there is none of that name."""
     found = ecs.describe_clusters(clusters=[cluster]).get("clusters") or []
@@ -505,24 +481,17 @@ def build_deployment_configuration(
         config.setdefault("bakeTimeInMinutes", DEFAULT_BAKE_TIME_MINUTES)
     else:
         config.pop("bakeTimeInMinutes", None)
-    if strategy == "LINEAR":
-        linear = dict(config.get("linearConfiguration") or {})
-        if settings.linear_step_percent is not None:
-            linear["stepPercent"] = float(settings.linear_step_percent)
-        if settings.linear_step_bake_minutes is not None:
-            linear["stepBakeTimeInMinutes"] = settings.linear_step_bake_minutes
-        if "stepPercent" not in linear:
-            raise EcsReleaseError("strategy=LINEAR needs linear_step_percent (e.g. 10: ten steps of 10%)")
-        config["linearConfiguration"] = linear
-    if strategy == "CANARY":
-        canary = dict(config.get("canaryConfiguration") or {})
-        if settings.canary_percent is not None:
-            canary["canaryPercent"] = float(settings.canary_percent)
-        if settings.canary_bake_minutes is not None:
-            canary["canaryBakeTimeInMinutes"] = settings.canary_bake_minutes
-        if "canaryPercent" not in canary:
-            raise EcsReleaseError("strategy=CANARY needs canary_percent (e.g. 10: 10% first, then the rest)")
-        config["canaryConfiguration"] = canary
+    if strategy in SHIFT_CONFIGURATIONS:
+        key, percent_field, percent_option, bake_field, bake_option, hint = SHIFT_CONFIGURATIONS[strategy]
+        shift = dict(config.get(key) or {})
+        percent, bake = getattr(settings, percent_option), getattr(settings, bake_option)
+        if percent is not None:
+            shift[percent_field] = float(percent)
+        if bake is not None:
+            shift[bake_field] = bake
+        if percent_field not in shift:
+            raise EcsReleaseError(f"strategy={strategy} needs {percent_option} ({hint})")
+        config[key] = shift
     if settings.alarms is not None:
         names = sorted(set(settings.alarms))
         config["alarms"] = {"alarmNames": names, "enable": bool(names), "rollback": bool(names)}
@@ -756,6 +725,24 @@ def desired_capacity_provider_strategy(spec: ServiceSpec) -> list[dict[str, Any]
     return sorted(strategy, key=lambda entry: entry["capacityProvider"])
 
 
+def capacity_provider_update(svc: ServiceSpec, service: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The capacity provider strategy to send to the running service, or None when it keeps its own.
+
+    A strategy given that differs is sent. ``launch_type=FARGATE`` on a service that runs on a strategy
+    (Fargate Spot switched off) sends the FARGATE strategy: UpdateService takes no launch type (botocore's
+    ECS model), so the way back to on-demand Fargate is its capacity provider.
+    """
+    current = sorted(
+        service.get("capacityProviderStrategy") or [], key=lambda e: e.get("capacityProvider", "")
+    )
+    wanted = desired_capacity_provider_strategy(svc)
+    if wanted is None:
+        if svc.launch_type != "FARGATE" or not current:
+            return None
+        wanted = [dict(entry) for entry in FARGATE_STRATEGY]
+    return None if matches(wanted, current) else wanted
+
+
 def describe_service(ecs: Any, cluster: str, service: str) -> dict[str, Any] | None:
     """The service, or None when it does not exist or is deleted."""
     found = ecs.describe_services(cluster=cluster, services=[service]).get("services", [])
@@ -819,6 +806,11 @@ def source_task_definition(ecs: Any, deployment: Mapping[str, Any]) -> str | Non
     return described[0].get("taskDefinition") if described else None
 
 
+def deployment_state(deployment: Mapping[str, Any]) -> dict[str, str | None]:
+    """What a release records as a step: the deployment's lifecycle stage and status."""
+    return {"stage": deployment.get("lifecycleStage"), "status": deployment.get("status") or "UNKNOWN"}
+
+
 def wait_for_deployment(
     ecs: Any,
     arn: str,
@@ -831,39 +823,20 @@ def wait_for_deployment(
     A timeout is not an error here: the outcome says ``timed_out`` and the caller decides. ECS carries on
     server-side either way.
     """
-    outcome = DeploymentOutcome(arn=arn)
-
-    def observe(poll: Poll[dict[str, Any]]) -> None:
-        deployment = poll.value
-        outcome.status = deployment.get("status")
-        outcome.status_reason = deployment.get("statusReason")
-        outcome.lifecycle_stage = deployment.get("lifecycleStage")
-        outcome.rollback_reason = (deployment.get("rollback") or {}).get("reason")
-        outcome.elapsed_s = round(poll.elapsed, 3)
-        last = outcome.steps[-1] if outcome.steps else None
-        if last is None or (last.stage, last.status) != (outcome.lifecycle_stage, outcome.status):
-            step = Step(
-                stage=outcome.lifecycle_stage,
-                status=outcome.status or "UNKNOWN",
-                at=clock.now().isoformat(timespec="seconds"),
-                elapsed_s=outcome.elapsed_s,
-            )
-            outcome.steps.append(step)
-            if progress is not None:
-                progress(step)
-
-    try:
-        wait_until(
-            lambda: describe_deployment(ecs, arn),
-            lambda deployment: deployment.get("status") in TERMINAL_STATUSES,
-            timeout=settings.timeout,
-            interval=settings.interval,
-            progress=observe,
-            clock=clock.monotonic,
-            sleep=clock.sleep,
-        )
-    except WaitTimeout:
-        outcome.timed_out = True
+    followed = follow(
+        lambda: describe_deployment(ecs, arn),
+        deployment_state,
+        lambda deployment: deployment.get("status") in TERMINAL_STATUSES,
+        settings,
+        clock,
+        progress,
+    )
+    outcome = _outcome_from(followed.last or {}, arn)
+    outcome.steps, outcome.elapsed_s, outcome.timed_out = (
+        followed.steps,
+        followed.elapsed_s,
+        followed.timed_out,
+    )
     return outcome
 
 
@@ -981,123 +954,69 @@ def release(
     """Register the task definition if it differs, point the service at it, and follow the deployment."""
     spec, lb = validate_release(request)
     svc = request.service
-    plan = Plan()
-    result = ReleaseResult(plan=plan)
-
+    result = ReleaseResult(plan=Plan())
     service = describe_service(ecs, svc.cluster, svc.service)
     _check_controller(service, svc)
     # Both depend on the service as it is, and both must fail before the first write (check mode too).
     config = build_deployment_configuration(
         request.deployment, (service or {}).get("deploymentConfiguration")
     )
-    if service is None:
-        network = _new_service_network(svc)
+    network = _new_service_network(svc) if service is None else None
     # Before the first other write: a missing cluster stops the run here.
-    cluster_tags = normalise_tags(request.cluster_tags)
-    if cluster_tags is not None:
-        _sync_cluster_tags(ecs, svc.cluster, cluster_tags, request.purge_tags, plan, result, check_mode)
-
-    production = ensure_listener_rule(elbv2, lb.production_listener_arn, lb, "production", check_mode)
-    rules = {"production": production}
-    if lb.test_listener_arn:
-        rules["test"] = ensure_listener_rule(elbv2, lb.test_listener_arn, lb, "test", check_mode)
-    plan.create_listener_rules = [role for role, rule in rules.items() if rule.created]
-    result.listener_rules = {role: rule.arn for role, rule in rules.items()}
-
-    tags = normalise_tags(request.tags)
+    update_cluster_tags(ecs, check_mode, request, result)
+    update_listener_rules(elbv2, check_mode, lb, result)
     previous_arn = service.get("taskDefinition") if service else None
     previous = describe_task_definition(ecs, previous_arn) if previous_arn else None
-    target_arn, target = _resolve_task_definition(
-        ecs, spec, previous, plan, check_mode, tags, request.purge_tags
-    )
-    result.task_definition_arn = target_arn
-
-    test_rule = rules["test"].arn if "test" in rules else None
+    update_task_definition(ecs, check_mode, spec, previous, request, result)
     balancers = desired_load_balancers(
-        lb, _container_name(request), request.deployment.strategy, production.arn, test_rule
+        lb,
+        _container_name(request),
+        request.deployment.strategy,
+        result.listener_rules["production"],
+        result.listener_rules.get("test"),
     )
-    before_deployment = (service or {}).get("currentServiceDeployment")
-    response_service: dict[str, Any] | None = None
-    tags_before: dict[str, str] = {}
     if service is None:
-        plan.create_service = plan.deploy = True
-        if not check_mode:
-            response_service = _create_service(ecs, svc, network, target_arn, balancers, config, tags)
+        create_service(ecs, check_mode, svc, network or {}, config, balancers, request, result)
     else:
-        if tags is not None:
-            tags_before, change = sync_tags(ecs, service["serviceArn"], tags, request.purge_tags, check_mode)
-            if change:
-                plan.tags["service"] = change
-        updates = _service_updates(service, svc, target_arn, plan.register_revision, config, balancers)
-        plan.update_service = sorted(updates)
-        plan.deploy = bool(DEPLOYING_FIELDS & set(updates))
-        if updates and not check_mode:
-            response_service = ecs.update_service(cluster=svc.cluster, service=svc.service, **updates)[
-                "service"
-            ]
-
-    result.before = {
-        "task_definition": summarise_task_definition(previous, request.sensitive_environment),
-        "deployment_configuration": summarise_deployment_configuration(
-            (service or {}).get("deploymentConfiguration")
-        ),
-        "desired_count": (service or {}).get("desiredCount"),
-    }
-    result.after = {
-        "task_definition": summarise_task_definition(target, request.sensitive_environment),
-        "deployment_configuration": summarise_deployment_configuration(config),
-        "desired_count": svc.desired_count
-        if svc.desired_count is not None
-        else result.before["desired_count"] or 1,
-    }
-    if tags is not None:
-        result.before["tags"] = dict(sorted(tags_before.items()))
-        add, remove = tag_changes(tags_before, tags, request.purge_tags)
-        after_tags = {k: v for k, v in tags_before.items() if k not in remove}
-        after_tags.update(add)
-        result.after["tags"] = dict(sorted(after_tags.items()))
-    if not service:
-        result.before = {}
-    if result.cluster_tags is not None:
-        result.before["cluster_tags"], result.after["cluster_tags"] = result.cluster_tags
-
-    if plan.deploy:
+        update_service_tags(ecs, check_mode, service, request, result)
+        update_service(ecs, check_mode, service, svc, config, balancers, result)
+    _track_service(service, svc, config, result)
+    if result.plan.deploy:
         result.previous_task_definition_arn = previous_arn
     if check_mode:
-        result.target_group_weights = production.weights
-        result.live_target_group_arn = live_target_group(production.weights, lb.blue_target_group_arn)
         return result
-
+    before_deployment = (service or {}).get("currentServiceDeployment")
     deployment_arn = _started_deployment(
-        ecs, svc, response_service, before_deployment, request.wait, plan.deploy
+        ecs, svc, result.service_response, before_deployment, request.wait, result.plan.deploy
     )
     if deployment_arn is None and request.wait.wait and service and before_deployment:
-        # Nothing new to deploy, but an earlier run may have timed out: follow that deployment to its end.
-        current = describe_deployment(ecs, before_deployment)
-        if result.previous_task_definition_arn is None:
-            result.previous_task_definition_arn = source_task_definition(ecs, current)
-        if current.get("status") in ACTIVE_STATUSES | ROLLING_BACK_STATUSES:
-            deployment_arn = before_deployment
-        else:
-            # Finished before this run: reported as it is, never a failure of this run.
-            result.deployment = _outcome_from(current)
+        deployment_arn = _unfinished_deployment(ecs, before_deployment, result)
     if deployment_arn is not None:
         _follow(ecs, deployment_arn, request, result, clock, progress)
-    _read_traffic(elbv2, production.arn, lb.blue_target_group_arn, result)
+    _read_traffic(elbv2, result.listener_rules["production"], lb.blue_target_group_arn, result)
     if deployment_arn is not None:
         _raise_if_failed(result, request, previous_arn or result.previous_task_definition_arn)
     return result
 
 
-def _sync_cluster_tags(
-    ecs: Any,
-    cluster: str,
-    tags: Mapping[str, str],
-    purge: bool,
-    plan: Plan,
-    result: ReleaseResult,
-    check_mode: bool,
-) -> None:
+def _unfinished_deployment(ecs: Any, arn: str, result: ReleaseResult) -> str | None:
+    """Nothing new to deploy, but an earlier run may have timed out: that deployment, if it is still going."""
+    current = describe_deployment(ecs, arn)
+    if result.previous_task_definition_arn is None:
+        result.previous_task_definition_arn = source_task_definition(ecs, current)
+    if current.get("status") in ACTIVE_STATUSES | ROLLING_BACK_STATUSES:
+        return arn
+    result.deployment = _outcome_from(current)  # finished before this run: reported, never a failure of it
+    return None
+
+
+def update_cluster_tags(ecs: Any, check_mode: bool, request: ReleaseRequest, result: ReleaseResult) -> bool:
+    """The cluster's tags (``cluster_tags``; None leaves them alone). The cluster must exist, except in check
+    mode, where a cluster still to be created counts as untagged."""
+    tags = normalise_tags(request.cluster_tags)
+    if tags is None:
+        return False
+    cluster = request.service.cluster
     arn = cluster_arn(ecs, cluster)
     if arn is None:
         if not check_mode:
@@ -1105,15 +1024,134 @@ def _sync_cluster_tags(
                 f"Cluster {cluster} does not exist, so cluster_tags cannot be set: create the cluster first "
                 "(community.aws.ecs_cluster), then re-run"
             )
-        before: dict[str, str] = {}  # check mode before the cluster is created: all of them are to be set
+        before: dict[str, str] = {}
         change: dict[str, Any] = {"add": dict(tags)} if tags else {}
     else:
-        before, change = sync_tags(ecs, arn, tags, purge, check_mode)
+        before, change = sync_tags(ecs, arn, tags, request.purge_tags, check_mode)
+    return _track_tags("cluster", before, change, result)
+
+
+def update_service_tags(
+    ecs: Any, check_mode: bool, service: Mapping[str, Any], request: ReleaseRequest, result: ReleaseResult
+) -> bool:
+    """The service's tags (``tags``; None leaves them alone)."""
+    tags = normalise_tags(request.tags)
+    if tags is None:
+        return False
+    before, change = sync_tags(ecs, service["serviceArn"], tags, request.purge_tags, check_mode)
+    return _track_tags("service", before, change, result)
+
+
+def _track_tags(
+    resource: str, before: Mapping[str, str], change: Mapping[str, Any], result: ReleaseResult
+) -> bool:
     if change:
-        plan.tags["cluster"] = change
-    after = {k: v for k, v in before.items() if k not in change.get("remove", [])}
+        result.plan.tags[resource] = dict(change)
+    after = {key: value for key, value in before.items() if key not in change.get("remove", [])}
     after.update(change.get("add", {}))
-    result.cluster_tags = (dict(sorted(before.items())), dict(sorted(after.items())))
+    name = "cluster_tags" if resource == "cluster" else "tags"
+    result.differences.add(name, dict(sorted(before.items())), dict(sorted(after.items())))
+    return bool(change)
+
+
+def update_listener_rules(elbv2: Any, check_mode: bool, lb: LoadBalancing, result: ReleaseResult) -> bool:
+    """The production (and test) listener rules forwarding to blue and green: found, or created once."""
+    rules = {
+        "production": ensure_listener_rule(elbv2, lb.production_listener_arn, lb, "production", check_mode)
+    }
+    if lb.test_listener_arn:
+        rules["test"] = ensure_listener_rule(elbv2, lb.test_listener_arn, lb, "test", check_mode)
+    result.plan.create_listener_rules = [role for role, rule in rules.items() if rule.created]
+    result.listener_rules = {role: rule.arn for role, rule in rules.items()}
+    # What production serves now; read again after a deployment.
+    result.target_group_weights = rules["production"].weights
+    result.live_target_group_arn = live_target_group(result.target_group_weights, lb.blue_target_group_arn)
+    return bool(result.plan.create_listener_rules)
+
+
+def update_task_definition(
+    ecs: Any,
+    check_mode: bool,
+    spec: TaskDefinitionSpec,
+    previous: Mapping[str, Any] | None,
+    request: ReleaseRequest,
+    result: ReleaseResult,
+) -> bool:
+    """The revision to release: reused when one matches (retagged if need be), else registered."""
+    arn, target = _resolve_task_definition(
+        ecs, spec, previous, result.plan, check_mode, normalise_tags(request.tags), request.purge_tags
+    )
+    result.task_definition_arn = arn
+    hidden = request.sensitive_environment
+    before = summarise_task_definition(previous, hidden) if previous is not None else None
+    result.differences.add("task_definition", before, summarise_task_definition(target, hidden))
+    return result.plan.register_revision or "task_definition" in result.plan.tags
+
+
+def create_service(
+    ecs: Any,
+    check_mode: bool,
+    svc: ServiceSpec,
+    network: dict[str, Any],
+    config: dict[str, Any],
+    balancers: list[dict[str, Any]],
+    request: ReleaseRequest,
+    result: ReleaseResult,
+) -> bool:
+    """Create the service on the release's revision (its first deployment)."""
+    result.plan.create_service = result.plan.deploy = True
+    tags = normalise_tags(request.tags)
+    if tags is not None:
+        result.differences.add("tags", ABSENT, dict(sorted(tags.items())))
+    if not check_mode:
+        result.service_response = _create_service(
+            ecs, svc, network, result.task_definition_arn, balancers, config, tags
+        )
+    return True
+
+
+def update_service(
+    ecs: Any,
+    check_mode: bool,
+    service: Mapping[str, Any],
+    svc: ServiceSpec,
+    config: dict[str, Any],
+    balancers: list[dict[str, Any]],
+    result: ReleaseResult,
+) -> bool:
+    """UpdateService with only what differs; a change of capacity provider strategy is forced (AWS requires
+    ``forceNewDeployment`` for it: UpdateService in the ECS API reference), and deploys."""
+    updates = _service_updates(
+        service, svc, result.task_definition_arn, result.plan.register_revision, config, balancers
+    )
+    result.plan.update_service = sorted(updates)
+    result.plan.deploy = bool(DEPLOYING_FIELDS & set(updates))
+    if not updates:
+        return False
+    if not check_mode:
+        force = {"forceNewDeployment": True} if "capacityProviderStrategy" in updates else {}
+        result.service_response = ecs.update_service(
+            cluster=svc.cluster, service=svc.service, **updates, **force
+        )["service"]
+    return True
+
+
+def _track_service(
+    service: Mapping[str, Any] | None, svc: ServiceSpec, config: Mapping[str, Any], result: ReleaseResult
+) -> None:
+    current = service or {}
+    count = current.get("desiredCount")
+    wanted = svc.desired_count if svc.desired_count is not None else count or 1
+    configured = summarise_deployment_configuration(current.get("deploymentConfiguration"))
+    differences = result.differences
+    differences.add(
+        "deployment_configuration",
+        configured if service else ABSENT,
+        summarise_deployment_configuration(config),
+    )
+    differences.add("desired_count", count if service else ABSENT, wanted)
+    if service is None:  # nothing is there before a service is created
+        differences.add("task_definition", ABSENT, result.after.get("task_definition"))
 
 
 def _check_controller(service: Mapping[str, Any] | None, svc: ServiceSpec) -> None:
@@ -1251,13 +1289,9 @@ def _service_updates(
         )
     if not load_balancers_match(balancers, service.get("loadBalancers")):
         updates["loadBalancers"] = balancers
-    capacity = desired_capacity_provider_strategy(svc)
+    capacity = capacity_provider_update(svc, service)
     if capacity is not None:
-        current = sorted(
-            service.get("capacityProviderStrategy") or [], key=lambda e: e.get("capacityProvider", "")
-        )
-        if not matches(capacity, current):
-            updates["capacityProviderStrategy"] = capacity
+        updates["capacityProviderStrategy"] = capacity
     grace = svc.health_check_grace_period_seconds
     if grace is not None and grace != service.get("healthCheckGracePeriodSeconds"):
         updates["healthCheckGracePeriodSeconds"] = grace
@@ -1284,9 +1318,9 @@ def _started_deployment(
     return latest if latest != before else None
 
 
-def _outcome_from(deployment: Mapping[str, Any]) -> DeploymentOutcome:
+def _outcome_from(deployment: Mapping[str, Any], arn: str | None = None) -> DeploymentOutcome:
     return DeploymentOutcome(
-        arn=deployment["serviceDeploymentArn"],
+        arn=arn or deployment["serviceDeploymentArn"],
         status=deployment.get("status"),
         status_reason=deployment.get("statusReason"),
         lifecycle_stage=deployment.get("lifecycleStage"),
@@ -1348,8 +1382,7 @@ def roll_back(
     """Stop a deployment still in progress (bake time included) with rollback, then release
     ``to_task_definition`` when it is set and production is not already on it."""
     svc = request.service
-    plan = Plan()
-    result = ReleaseResult(plan=plan)
+    result = ReleaseResult(plan=Plan())
     service = describe_service(ecs, svc.cluster, svc.service)
     if service is None:
         raise EcsReleaseError(
@@ -1358,9 +1391,7 @@ def roll_back(
         )
     _check_controller(service, svc)
     target = _rollback_target(ecs, request.to_task_definition)
-    production_rule = _production_rule_of(service)
-    blue = _primary_target_group(service)
-
+    production_rule, blue = _production_rule_of(service), _primary_target_group(service)
     current_arn = service.get("currentServiceDeployment") or latest_deployment_arn(
         ecs, svc.cluster, svc.service
     )
@@ -1368,64 +1399,100 @@ def roll_back(
     status = (current or {}).get("status")
     # What production runs once any rollback is over: the service's task definition, or, while a
     # deployment is in progress, the one that deployment started from.
-    production_arn = service.get("taskDefinition")
+    result.task_definition_arn = service.get("taskDefinition")
     if current is not None and status in ACTIVE_STATUSES:
-        plan.stop_deployment = True
-        result.previous_task_definition_arn = production_arn
-        production_arn = source_task_definition(ecs, current) or production_arn
-        if not check_mode:
-            ecs.stop_service_deployment(serviceDeploymentArn=current_arn, stopType="ROLLBACK")
-    if current_arn and status in ACTIVE_STATUSES | ROLLING_BACK_STATUSES and not check_mode:
-        result.deployment = (
-            wait_for_deployment(ecs, current_arn, request.wait, clock, progress)
-            if request.wait.wait
-            else _outcome_from(describe_deployment(ecs, current_arn))
-        )
-        outcome = result.deployment
-        if outcome.timed_out or (
-            outcome.status in TERMINAL_STATUSES and outcome.status != "ROLLBACK_SUCCESSFUL"
-        ):
-            _read_traffic(elbv2, production_rule, blue, result)
-            raise EcsReleaseError(
-                _rollback_failure_message(outcome, request.wait.timeout), **result.as_dict()
-            )
-        if outcome.status == "ROLLBACK_SUCCESSFUL":
-            service = describe_service(ecs, svc.cluster, svc.service) or service
-            production_arn = service.get("taskDefinition")
-    result.task_definition_arn = production_arn
-
+        stop_deployment(ecs, check_mode, str(current_arn), current, result)
+    rolling_back = bool(current_arn) and status in ACTIVE_STATUSES | ROLLING_BACK_STATUSES and not check_mode
+    if rolling_back and _wait_for_rollback(
+        ecs, elbv2, str(current_arn), request, result, production_rule, blue, clock, progress
+    ):
+        service = describe_service(ecs, svc.cluster, svc.service) or service
+        result.task_definition_arn = service.get("taskDefinition")
+    production_arn = result.task_definition_arn
     if target is None:
-        if not plan.stop_deployment and status not in ROLLING_BACK_STATUSES:
+        if not result.plan.stop_deployment and status not in ROLLING_BACK_STATUSES:
             raise EcsReleaseError(
                 f"No deployment of service {svc.service} is in progress (the latest is "
                 f"{status or 'unknown'}), so there is nothing to stop: set to_task_definition to the task "
                 f"definition to release (the service runs {production_arn} now)"
             )
-        _read_traffic(elbv2, production_rule, blue, result)
-        return result
-
-    target_arn = target["taskDefinitionArn"]
-    if target_arn != production_arn:
-        plan.update_service = ["taskDefinition"]
-        plan.deploy = True
-        running = describe_task_definition(ecs, production_arn) if production_arn else None
-        result.before = {"task_definition": summarise_task_definition(running, request.sensitive_environment)}
-        result.after = {"task_definition": summarise_task_definition(target, request.sensitive_environment)}
-        result.previous_task_definition_arn = production_arn
-        result.task_definition_arn = target_arn
+    elif update_service_task_definition(ecs, check_mode, service, target, request, result):
         if check_mode:
             return result
-        before_deployment = service.get("currentServiceDeployment")
-        updated = ecs.update_service(cluster=svc.cluster, service=svc.service, taskDefinition=target_arn)[
-            "service"
-        ]
-        deployment_arn = _started_deployment(ecs, svc, updated, before_deployment, request.wait, True)
+        deployment_arn = _started_deployment(
+            ecs, svc, result.service_response, service.get("currentServiceDeployment"), request.wait, True
+        )
         if deployment_arn is not None:
             _follow(ecs, deployment_arn, request, result, clock, progress)
     _read_traffic(elbv2, production_rule, blue, result)
-    if result.deployment is not None and plan.deploy:
+    if result.deployment is not None and result.plan.deploy:
         _raise_if_failed(result, request, production_arn)
     return result
+
+
+def stop_deployment(
+    ecs: Any, check_mode: bool, arn: str, deployment: Mapping[str, Any], result: ReleaseResult
+) -> bool:
+    """Stop a deployment in progress with rollback: ECS sends traffic back to the revision it started from."""
+    result.plan.stop_deployment = True
+    result.previous_task_definition_arn = result.task_definition_arn
+    result.task_definition_arn = source_task_definition(ecs, deployment) or result.task_definition_arn
+    if not check_mode:
+        ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+    return True
+
+
+def _wait_for_rollback(
+    ecs: Any,
+    elbv2: Any,
+    arn: str,
+    request: ReleaseRequest,
+    result: ReleaseResult,
+    production_rule: str | None,
+    blue: str | None,
+    clock: Clock,
+    progress: Callable[[Step], None] | None,
+) -> bool:
+    """Follow a rollback to its end: True when it succeeded, an error when it failed or outlived the wait."""
+    _follow(ecs, arn, request, result, clock, progress)
+    outcome = result.deployment
+    assert outcome is not None
+    if outcome.timed_out or (outcome.status in TERMINAL_STATUSES and outcome.status != "ROLLBACK_SUCCESSFUL"):
+        _read_traffic(elbv2, production_rule, blue, result)
+        raise EcsReleaseError(_rollback_failure_message(outcome, request.wait.timeout), **result.as_dict())
+    return outcome.status == "ROLLBACK_SUCCESSFUL"
+
+
+def update_service_task_definition(
+    ecs: Any,
+    check_mode: bool,
+    service: Mapping[str, Any],
+    target: Mapping[str, Any],
+    request: ReleaseRequest,
+    result: ReleaseResult,
+) -> bool:
+    """Release ``target`` (an earlier revision) unless production already runs it."""
+    production_arn = result.task_definition_arn
+    target_arn = target["taskDefinitionArn"]
+    if target_arn == production_arn:
+        return False
+    result.plan.update_service = ["taskDefinition"]
+    result.plan.deploy = True
+    running = describe_task_definition(ecs, production_arn) if production_arn else None
+    hidden = request.sensitive_environment
+    result.differences.add(
+        "task_definition",
+        summarise_task_definition(running, hidden),
+        summarise_task_definition(target, hidden),
+    )
+    result.previous_task_definition_arn = production_arn
+    result.task_definition_arn = target_arn
+    if not check_mode:
+        svc = request.service
+        result.service_response = ecs.update_service(
+            cluster=svc.cluster, service=svc.service, taskDefinition=target_arn
+        )["service"]
+    return True
 
 
 def _rollback_target(ecs: Any, to_task_definition: str | None) -> dict[str, Any] | None:
@@ -1434,10 +1501,7 @@ def _rollback_target(ecs: Any, to_task_definition: str | None) -> dict[str, Any]
         return None
     try:
         return describe_task_definition(ecs, to_task_definition)
-    except ClientError as err:
-        code = (err.response.get("Error") or {}).get("Code")
-        if code not in ("ClientException", "InvalidParameterException"):
-            raise
+    except is_boto3_error_code(NOT_FOUND_CODES) as err:
         raise EcsReleaseError(
             f"to_task_definition={to_task_definition!r} is not a task definition ECS can describe in this "
             "region; nothing was stopped or changed. Set it to an existing revision (family:revision or its "

@@ -17,27 +17,27 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.macroai.deploy.plugins.module_utils._ecs import (
-    ClientError,  # botocore's, or a stand-in without botocore
-    EcsReleaseError,
+    NOT_FOUND_CODES,
     TaskDefinitionSpec,
-    WaitSettings,
     describe_task_definition,
     ecs_tag_list,
     register_or_reuse_task_definition,
 )
+from ansible_collections.macroai.deploy.plugins.module_utils._errors import ModuleError
 from ansible_collections.macroai.deploy.plugins.module_utils._waiter import (
     SYSTEM_CLOCK,
     Clock,
-    Poll,
-    WaitTimeout,
-    wait_until,
+    Step,
+    WaitSettings,
+    follow,
 )
 
 TIMEOUT_STOP_REASON = "ecs_run_task: the task did not stop within wait_timeout"
 
 
-class EcsTaskError(EcsReleaseError):
+class EcsTaskError(ModuleError):
     """The task could not run, or ended badly; ``message`` says what to do, ``details`` go to the result."""
 
 
@@ -179,13 +179,11 @@ def resolve_task_definition(
     reference = str(request.task_definition)
     try:
         definition = describe_task_definition(ecs, reference)
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in ("ClientException", "InvalidParameterException"):
-            raise EcsTaskError(
-                f"Task definition {reference} was not found: give an existing ARN or family:revision, or "
-                "task_definition_spec to register it"
-            ) from err
-        raise
+    except is_boto3_error_code(NOT_FOUND_CODES) as err:
+        raise EcsTaskError(
+            f"Task definition {reference} was not found: give an existing ARN or family:revision, or "
+            "task_definition_spec to register it"
+        ) from err
     return definition["taskDefinitionArn"], definition, False
 
 
@@ -204,10 +202,8 @@ def read_log_tail(logs: Any, group: str | None, stream: str | None, lines: int) 
         events = logs.get_log_events(
             logGroupName=group, logStreamName=stream, startFromHead=False, limit=lines
         ).get("events", [])
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            return []
-        raise
+    except is_boto3_error_code("ResourceNotFoundException"):
+        return []
     return [str(event.get("message", "")).rstrip("\n") for event in events][-lines:]
 
 
@@ -234,13 +230,18 @@ def failure_message(result: RunTaskResult, cluster: str) -> str:
     return head + logs
 
 
+def _failed(message: str, result: RunTaskResult) -> EcsTaskError:
+    """The error of a run that got as far as ``result``: changed once a task was started."""
+    return EcsTaskError(message, changed=result.task_arn is not None, **result.as_dict())
+
+
 def run_task(
     ecs: Any,
     logs: Any,
     request: RunTaskRequest,
     check_mode: bool,
     clock: Clock = SYSTEM_CLOCK,
-    progress: Callable[[str, float], None] | None = None,
+    progress: Callable[[Step], None] | None = None,
 ) -> RunTaskResult:
     """Run the task (nothing in check mode), wait until it stops, and read its log tail.
 
@@ -265,11 +266,11 @@ def run_task(
         reasons = "; ".join(
             " ".join(str(f.get(key) or "") for key in ("arn", "reason", "detail")).strip() for f in failures
         )
-        raise EcsTaskError(
+        raise _failed(
             f"ECS did not start the task of {arn} in cluster {request.cluster}: "
             f"{reasons or 'no task returned'}. Check the cluster's capacity providers, the subnets and "
             "security groups given",
-            **result.as_dict(),
+            result,
         )
     task = tasks[0]
     result.task_arn = task["taskArn"]
@@ -279,40 +280,33 @@ def run_task(
         result.statuses = [str(result.last_status)]
         return result
 
-    def observe(poll: Poll[dict[str, Any]]) -> None:
-        status = str(poll.value.get("lastStatus"))
-        result.last_status, result.elapsed_s = status, round(poll.elapsed, 3)
-        if not result.statuses or result.statuses[-1] != status:
-            result.statuses.append(status)
-            if progress is not None:
-                progress(status, result.elapsed_s)
-
-    try:
-        final = wait_until(
-            lambda: describe_task(ecs, request.cluster, str(result.task_arn)),
-            lambda seen: seen.get("lastStatus") == "STOPPED",
-            timeout=request.wait.timeout,
-            interval=request.wait.interval,
-            progress=observe,
-            clock=clock.monotonic,
-            sleep=clock.sleep,
-        ).value
-    except WaitTimeout as err:
+    followed = follow(
+        lambda: describe_task(ecs, request.cluster, str(result.task_arn)),
+        lambda task: {"status": str(task.get("lastStatus"))},
+        lambda task: task.get("lastStatus") == "STOPPED",
+        request.wait,
+        clock,
+        progress,
+    )
+    result.last_status, result.elapsed_s = str((followed.last or {}).get("lastStatus")), followed.elapsed_s
+    result.statuses = [str(step.status) for step in followed.steps]
+    if followed.timed_out:
         if request.stop_on_timeout:
             ecs.stop_task(cluster=request.cluster, task=result.task_arn, reason=TIMEOUT_STOP_REASON)
         result.log_tail = read_log_tail(logs, result.log_group, result.log_stream, request.log_lines)
         action = "it was stopped" if request.stop_on_timeout else "it still runs"
-        raise EcsTaskError(
+        raise _failed(
             f"The one-off task {result.task_arn} did not stop within {request.wait.timeout:.0f}s "
             f"(last status {result.last_status}); {action}. Raise wait_timeout if the job needs longer, "
             "or read its log stream to see where it hangs",
-            **result.as_dict(),
-        ) from err
+            result,
+        )
+    final = followed.last or {}
     state = _container_state(final, result.container_name)
     result.exit_code = state.get("exitCode")
     result.stopped_reason = final.get("stoppedReason") or state.get("reason")
     result.stop_code = final.get("stopCode")
     result.log_tail = read_log_tail(logs, result.log_group, result.log_stream, request.log_lines)
     if result.exit_code != 0:
-        raise EcsTaskError(failure_message(result, request.cluster), **result.as_dict())
+        raise _failed(failure_message(result, request.cluster), result)
     return result

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.macroai.deploy.plugins.module_utils._edge import tag_changes
+from ansible_collections.macroai.deploy.plugins.module_utils._aws import tag_changes
 from ansible_collections.macroai.deploy.plugins.module_utils._waiter import WaitTimeout, wait_until
 
 ENGINES = ("valkey", "redis")

@@ -137,17 +137,13 @@ domain:
 """
 
 # Ansible modules put their documentation before the imports (E402 below is that convention).
-import contextlib  # noqa: E402
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
 from ansible_collections.macroai.deploy.plugins.module_utils._amplify_app import (  # noqa: E402
     AppRequest,
     ensure_app,
 )
 from ansible_collections.macroai.deploy.plugins.module_utils._aws import retrying_clients  # noqa: E402
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    from botocore.exceptions import BotoCoreError, ClientError
+from ansible_collections.macroai.deploy.plugins.module_utils._module import run_module  # noqa: E402
 
 
 def main():
@@ -174,21 +170,19 @@ def main():
         subdomains=tuple(params["subdomains"]),
     )
     (amplify,) = retrying_clients(module, "amplify")
-    try:
+
+    def perform():
         result = ensure_app(amplify, request, module.check_mode)
-    except ValueError as e:
-        module.fail_json(msg=str(e))
-    except (BotoCoreError, ClientError) as e:
-        module.fail_json_aws(
-            e,
-            msg=f"Amplify refused a call for app {params['name']}: check the region and that the credentials "
-            "may call amplify:ListApps, CreateApp, UpdateApp, GetBranch, CreateBranch, UpdateBranch, "
-            "TagResource, UntagResource and the DomainAssociation calls",
-        )
-    output = result.as_dict(request)
-    if module._diff:
-        output["diff"] = {"before": result.before, "after": result.after}
-    module.exit_json(**output)
+        return {**result.as_dict(request), "diff": {"before": result.before, "after": result.after}}
+
+    run_module(
+        module,
+        perform,
+        (ValueError,),
+        f"Amplify refused a call for app {params['name']}: check the region and that the credentials "
+        "may call amplify:ListApps, CreateApp, UpdateApp, GetBranch, CreateBranch, UpdateBranch, "
+        "TagResource, UntagResource and the DomainAssociation calls",
+    )
 
 
 if __name__ == "__main__":

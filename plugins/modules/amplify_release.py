@@ -267,8 +267,6 @@ site_url:
 """
 
 # Ansible modules put their documentation before the imports (E402 below is that convention).
-import contextlib  # noqa: E402
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
 from ansible_collections.macroai.deploy.plugins.module_utils._amplify import (  # noqa: E402
     AmplifyReleaseError,
@@ -277,9 +275,7 @@ from ansible_collections.macroai.deploy.plugins.module_utils._amplify import (  
     release,
 )
 from ansible_collections.macroai.deploy.plugins.module_utils._aws import retrying_clients  # noqa: E402
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    from botocore.exceptions import BotoCoreError, ClientError
+from ansible_collections.macroai.deploy.plugins.module_utils._module import run_module  # noqa: E402
 
 
 def build_request(params):
@@ -328,21 +324,18 @@ def main():
         where = f"{module.params['app_name'] or module.params['app_id']}/{module.params['branch']}"
         module.log(f"amplify_release {where}: {step.status} {step.step or '-'} +{step.elapsed_s}s")
 
-    try:
+    def perform():
         result = release(amplify, s3, request, module.check_mode, progress=log_step)
-    except AmplifyReleaseError as e:
-        module.fail_json(msg=e.message, **e.details)
-    except (BotoCoreError, ClientError) as e:
-        module.fail_json_aws(
-            e,
-            msg=f"Amplify or S3 refused a call while releasing to branch {module.params['branch']}: check "
-            "the app and branch, the region, the bucket, and that the credentials may call amplify:GetApp, "
-            "ListApps, GetBranch, ListJobs, GetJob, StartDeployment, StopJob and s3:HeadObject, PutObject",
-        )
-    output = result.as_dict()
-    if module._diff:
-        output["diff"] = result.diff()
-    module.exit_json(**output)
+        return {**result.as_dict(), "diff": result.diff()}
+
+    run_module(
+        module,
+        perform,
+        (AmplifyReleaseError,),
+        f"Amplify or S3 refused a call while releasing to branch {module.params['branch']}: check "
+        "the app and branch, the region, the bucket, and that the credentials may call amplify:GetApp, "
+        "ListApps, GetBranch, ListJobs, GetJob, StartDeployment, StopJob and s3:HeadObject, PutObject",
+    )
 
 
 if __name__ == "__main__":

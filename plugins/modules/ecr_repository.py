@@ -174,8 +174,6 @@ actions:
   sample: ["tagged macroai-production-api with Component, Environment"]
 """
 
-import contextlib  # noqa: E402
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
 from ansible_collections.macroai.deploy.plugins.module_utils._aws import retrying_clients  # noqa: E402
 from ansible_collections.macroai.deploy.plugins.module_utils._ecr import (  # noqa: E402
@@ -186,9 +184,7 @@ from ansible_collections.macroai.deploy.plugins.module_utils._ecr import (  # no
     predicted_repository,
     summary,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    from botocore.exceptions import BotoCoreError, ClientError
+from ansible_collections.macroai.deploy.plugins.module_utils._module import run_module  # noqa: E402
 
 
 def predictor(module, sts):
@@ -224,54 +220,52 @@ def main():
         module.fail_json(msg=f"Invalid option for repository {params['name']!r}: {e}")
     ecr, sts = retrying_clients(module, "ecr", "sts")
     repositories = Repositories(ecr, check_mode=module.check_mode)
-    try:
+
+    def perform():
         current = repositories.read(params["name"])
         before = summary(*current)
         if params["state"] == "absent":
             changed = repositories.absent(params["name"], current[0] is not None, params["force_absent"])
-            result = dict(
+            return dict(
                 changed=changed,
                 repository={},
                 lifecycle_policy=None,
                 tags={},
                 created=False,
                 actions=[f"deleted repository {params['name']}"] if changed else [],
+                diff={"before": before, "after": {}},
             )
-            after = {}
-        else:
-            desired = Desired(
-                name=params["name"],
-                image_tag_mutability=(params["image_tag_mutability"] or "").upper() or None,
-                scan_on_push=params["scan_on_push"],
-                lifecycle_policy=policy,
-                purge_lifecycle_policy=params["purge_lifecycle_policy"],
-                tags=params["tags"],
-                purge_tags=params["purge_tags"],
-            )
-            actions, repository, lifecycle, tags = repositories.present(
-                desired, current, predictor(module, sts)
-            )
-            if actions and not module.check_mode:
-                repository, lifecycle, tags = repositories.read(params["name"])
-            after = summary(repository, lifecycle, tags)
-            result = dict(
-                changed=bool(actions),
-                repository=repository,
-                lifecycle_policy=after["lifecycle_policy"],
-                tags=tags,
-                created=current[0] is None,
-                actions=actions,
-            )
-    except (BotoCoreError, ClientError) as e:
-        module.fail_json_aws(
-            e,
-            msg=f"Could not read or change ECR repository {params['name']!r}: check the region and that the "
-            "credentials allow the ecr: calls listed in this module's notes (and sts:GetCallerIdentity in "
-            "check mode)",
+        desired = Desired(
+            name=params["name"],
+            image_tag_mutability=(params["image_tag_mutability"] or "").upper() or None,
+            scan_on_push=params["scan_on_push"],
+            lifecycle_policy=policy,
+            purge_lifecycle_policy=params["purge_lifecycle_policy"],
+            tags=params["tags"],
+            purge_tags=params["purge_tags"],
         )
-    if module._diff:
-        result["diff"] = {"before": before, "after": after}
-    module.exit_json(**result)
+        actions, repository, lifecycle, tags = repositories.present(desired, current, predictor(module, sts))
+        if actions and not module.check_mode:
+            repository, lifecycle, tags = repositories.read(params["name"])
+        after = summary(repository, lifecycle, tags)
+        return dict(
+            changed=bool(actions),
+            repository=repository,
+            lifecycle_policy=after["lifecycle_policy"],
+            tags=tags,
+            created=current[0] is None,
+            actions=actions,
+            diff={"before": before, "after": after},
+        )
+
+    run_module(
+        module,
+        perform,
+        (),
+        f"Could not read or change ECR repository {params['name']!r}: check the region and that the "
+        "credentials allow the ecr: calls listed in this module's notes (and sts:GetCallerIdentity in "
+        "check mode)",
+    )
 
 
 if __name__ == "__main__":

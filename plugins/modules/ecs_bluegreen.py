@@ -516,8 +516,6 @@ timings:
 """
 
 # Ansible modules put their documentation before the imports (E402 below is that convention).
-import contextlib  # noqa: E402
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
 from ansible_collections.macroai.deploy.plugins.module_utils._aws import retrying_clients  # noqa: E402
 from ansible_collections.macroai.deploy.plugins.module_utils._ecs import (  # noqa: E402
@@ -532,9 +530,7 @@ from ansible_collections.macroai.deploy.plugins.module_utils._ecs import (  # no
     roll_back,
     task_definition_options,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    from botocore.exceptions import BotoCoreError, ClientError
+from ansible_collections.macroai.deploy.plugins.module_utils._module import run_module  # noqa: E402
 
 
 def build_request(params):
@@ -684,21 +680,18 @@ def main():
         stage = step.stage or "-"
         module.log(f"ecs_bluegreen {module.params['service']}: {stage} {step.status} +{step.elapsed_s}s")
 
-    try:
+    def perform():
         result = act(ecs, elbv2, request, module.check_mode, progress=log_step)
-    except EcsReleaseError as e:
-        module.fail_json(msg=e.message, **e.details)
-    except (BotoCoreError, ClientError) as e:
-        module.fail_json_aws(
-            e,
-            msg=f"ECS or ELB refused a call while releasing service {module.params['service']} in cluster "
-            f"{module.params['cluster']}: check the ARNs and names given, the region, and that the "
-            "credentials may call ecs:* and elasticloadbalancing:DescribeRules/CreateRule",
-        )
-    output = result.as_dict()
-    if module._diff:
-        output["diff"] = {"before": result.before, "after": result.after}
-    module.exit_json(**output)
+        return {**result.as_dict(), "diff": result.differences.diff()}
+
+    run_module(
+        module,
+        perform,
+        (EcsReleaseError,),
+        f"ECS or ELB refused a call while releasing service {module.params['service']} in cluster "
+        f"{module.params['cluster']}: check the ARNs and names given, the region, and that the "
+        "credentials may call ecs:* and elasticloadbalancing:DescribeRules/CreateRule",
+    )
 
 
 if __name__ == "__main__":

@@ -293,13 +293,11 @@ statuses:
 """
 
 # Ansible modules put their documentation before the imports (E402 below is that convention).
-import contextlib  # noqa: E402
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
 from ansible_collections.macroai.deploy.plugins.module_utils._aws import retrying_clients  # noqa: E402
 from ansible_collections.macroai.deploy.plugins.module_utils._ecs import (  # noqa: E402
+    EcsReleaseError,
     TaskDefinitionSpec,
-    WaitSettings,
     task_definition_options,
 )
 from ansible_collections.macroai.deploy.plugins.module_utils._ecs_task import (  # noqa: E402
@@ -307,9 +305,8 @@ from ansible_collections.macroai.deploy.plugins.module_utils._ecs_task import ( 
     RunTaskRequest,
     run_task,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    from botocore.exceptions import BotoCoreError, ClientError
+from ansible_collections.macroai.deploy.plugins.module_utils._module import run_module  # noqa: E402
+from ansible_collections.macroai.deploy.plugins.module_utils._waiter import WaitSettings  # noqa: E402
 
 
 def build_request(params):
@@ -383,22 +380,22 @@ def main():
     )
     ecs, logs = retrying_clients(module, "ecs", "logs")
 
-    def log_status(status, elapsed):
-        module.log(f"ecs_run_task {module.params['cluster']}: {status} +{elapsed}s")
+    def log_status(step):
+        module.log(f"ecs_run_task {module.params['cluster']}: {step.status} +{step.elapsed_s}s")
 
-    try:
+    def perform():
         result = run_task(ecs, logs, build_request(module.params), module.check_mode, progress=log_status)
-    except EcsTaskError as e:
-        module.fail_json(msg=e.message, changed=bool(e.details.get("task_arn")), **e.details)
-    except (BotoCoreError, ClientError) as e:
-        module.fail_json_aws(
-            e,
-            msg=f"ECS or CloudWatch Logs refused a call while running a task in cluster "
-            f"{module.params['cluster']}: check the cluster, task definition, subnets and security groups "
-            "given, the region, and that the credentials may call ecs:RunTask, ecs:DescribeTasks, "
-            "ecs:StopTask, ecs:RegisterTaskDefinition, iam:PassRole and logs:GetLogEvents",
-        )
-    module.exit_json(changed=True, **result.as_dict())
+        return {"changed": True, **result.as_dict()}
+
+    run_module(
+        module,
+        perform,
+        (EcsTaskError, EcsReleaseError),
+        f"ECS or CloudWatch Logs refused a call while running a task in cluster "
+        f"{module.params['cluster']}: check the cluster, task definition, subnets and security groups "
+        "given, the region, and that the credentials may call ecs:RunTask, ecs:DescribeTasks, "
+        "ecs:StopTask, ecs:RegisterTaskDefinition, iam:PassRole and logs:GetLogEvents",
+    )
 
 
 if __name__ == "__main__":

@@ -259,8 +259,6 @@ port:
 """
 
 # Ansible modules put their documentation before the imports (E402 below is that convention).
-import contextlib  # noqa: E402
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule  # noqa: E402
 from ansible_collections.macroai.deploy.plugins.module_utils._aws import retrying_clients  # noqa: E402
 from ansible_collections.macroai.deploy.plugins.module_utils._elasticache import (  # noqa: E402
@@ -272,9 +270,7 @@ from ansible_collections.macroai.deploy.plugins.module_utils._elasticache import
     ensure_absent,
     ensure_present,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    from botocore.exceptions import BotoCoreError, ClientError
+from ansible_collections.macroai.deploy.plugins.module_utils._module import run_module  # noqa: E402
 
 
 def build_spec(params):
@@ -334,7 +330,8 @@ def main():
     groups = ElastiCacheGroups(
         client, wait_timeout=params["wait_timeout"], poll_interval=params["poll_interval"]
     )
-    try:
+
+    def perform():
         if params["state"] == "present":
             result = ensure_present(groups, build_spec(params), module.check_mode, params["wait"])
         else:
@@ -345,29 +342,25 @@ def main():
                 params["wait"],
                 params["final_snapshot_identifier"],
             )
-    except SpecError as e:
-        module.fail_json(msg=str(e))
-    except GroupWaitError as e:
-        module.fail_json(msg=str(e))
-    except (BotoCoreError, ClientError) as e:
-        module.fail_json_aws(
-            e,
-            msg=f"ElastiCache refused a call for replication group {params['replication_group_id']}: check "
-            "the options named in the error, and that the credentials may call "
-            "elasticache:*ReplicationGroup*, DescribeCacheClusters and the tagging calls",
-        )
-    for warning in result.warnings:
-        module.warn(warning)
-    after = result.after or {}
-    output = {
-        "changed": result.changed,
-        "replication_group": result.after,
-        "primary_endpoint": after.get("primary_endpoint") or "",
-        "port": after.get("port") or params["port"] or 6379,
-    }
-    if module._diff:
-        output["diff"] = {"before": diff_view(result.before), "after": diff_view(result.after)}
-    module.exit_json(**output)
+        for warning in result.warnings:
+            module.warn(warning)
+        after = result.after or {}
+        return {
+            "changed": result.changed,
+            "replication_group": result.after,
+            "primary_endpoint": after.get("primary_endpoint") or "",
+            "port": after.get("port") or params["port"] or 6379,
+            "diff": {"before": diff_view(result.before), "after": diff_view(result.after)},
+        }
+
+    run_module(
+        module,
+        perform,
+        (SpecError, GroupWaitError),
+        f"ElastiCache refused a call for replication group {params['replication_group_id']}: check "
+        "the options named in the error, and that the credentials may call "
+        "elasticache:*ReplicationGroup*, DescribeCacheClusters and the tagging calls",
+    )
 
 
 if __name__ == "__main__":

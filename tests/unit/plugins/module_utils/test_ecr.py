@@ -15,8 +15,8 @@ from ansible_collections.macroai.deploy.plugins.module_utils._ecr import (
     predicted_repository,
     same_policy,
     summary,
-    tag_changes,
 )
+from botocore.exceptions import ClientError
 
 POLICY = {
     "rules": [
@@ -43,10 +43,8 @@ TAGS = {"Project": "macroai", "Environment": "production", "Component": "compute
 ACCOUNT = "123456789012"
 
 
-class NotFound(Exception):
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.response = {"Error": {"Code": code}}
+def NotFound(code: str) -> ClientError:  # noqa: N802 (raised like the exception class it stands for)
+    return ClientError({"Error": {"Code": code, "Message": code}}, "Describe")
 
 
 class FakeEcr:
@@ -168,23 +166,6 @@ def test_policies_compare_as_data_not_text():
 def test_priority_10_sorts_after_priority_9():
     rules = [{"rulePriority": p, "action": {"type": "expire"}} for p in (10, 9)]
     assert [r["rulePriority"] for r in canonical_policy({"rules": rules})["rules"]] == [9, 10]
-
-
-def test_tag_changes_set_changed_values_and_purge_the_rest_but_not_aws_tags():
-    current = {
-        "Project": "macroai",
-        "Environment": "staging",
-        "Owner": "ops",
-        "aws:cloudformation:stack": "s",
-    }
-    to_set, to_remove = tag_changes(current, {"Project": "macroai", "Environment": "production"}, purge=True)
-    assert to_set == {"Environment": "production"}
-    assert to_remove == ["Owner"]
-    assert tag_changes(current, {"Environment": "production"}, purge=False) == (
-        {"Environment": "production"},
-        [],
-    )
-    assert tag_changes(current, None, purge=True) == ({}, [])
 
 
 def test_predicted_repository_has_the_arn_and_uri_shapes_of_a_real_one():

@@ -19,6 +19,7 @@ from ansible_collections.macroai.deploy.plugins.module_utils._ecs import (
     TaskDefinitionSpec,
     WaitSettings,
     build_deployment_configuration,
+    capacity_provider_update,
     check_rule_targets,
     deployment_configuration_matches,
     find_rule,
@@ -220,7 +221,10 @@ class FakeAws:
             "loadBalancers": kwargs["loadBalancers"],
             "networkConfiguration": kwargs["networkConfiguration"],
             "deploymentController": kwargs["deploymentController"],
+            "capacityProviderStrategy": kwargs.get("capacityProviderStrategy") or [],
         }
+        if "launchType" in kwargs:
+            service["launchType"] = kwargs["launchType"]
         self._start_deployment(service, None)
         self.services[kwargs["serviceName"]] = service
         self.tags[arn] = {t["key"]: t["value"] for t in kwargs.get("tags", [])}
@@ -228,10 +232,17 @@ class FakeAws:
 
     def update_service(self, cluster: str, service: str, **kwargs: Any) -> dict[str, Any]:
         self._record("update_service", kwargs)
+        if "capacityProviderStrategy" in kwargs and not kwargs.get("forceNewDeployment"):
+            # AWS: "Changing the capacity provider strategy of a service requires a new deployment".
+            raise ClientError(
+                {"Error": {"Code": "InvalidParameterException", "Message": "forceNewDeployment required"}},
+                "UpdateService",
+            )
         current = self.services[service]
         source = current["taskDefinition"]
+        force = kwargs.pop("forceNewDeployment", False)
         current.update(copy.deepcopy(kwargs))
-        if {"taskDefinition", "loadBalancers", "networkConfiguration"} & set(kwargs):
+        if force or {"taskDefinition", "loadBalancers", "networkConfiguration"} & set(kwargs):
             self._start_deployment(current, source)
         return {"service": copy.deepcopy(current)}
 
@@ -973,3 +984,88 @@ def test_rolled_back_with_nothing_to_stop_and_no_target_says_what_to_set() -> No
     rb = ReleaseRequest(service=ServiceSpec(cluster="c", service="api"))
     with pytest.raises(EcsReleaseError, match="set to_task_definition"):
         roll_back(aws, aws, rb, check_mode=False, clock=FakeClock())
+
+
+SPOT = [{"capacity_provider": "FARGATE_SPOT", "weight": 1}]
+FARGATE_ON_DEMAND = {"capacityProvider": "FARGATE", "weight": 1}
+
+
+@pytest.mark.parametrize(
+    ("launch_type", "strategy", "current", "expected"),
+    [
+        (None, SPOT, [], [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]),
+        (None, SPOT, [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}], None),
+        ("FARGATE", None, [{"capacityProvider": "FARGATE_SPOT", "weight": 1}], [FARGATE_ON_DEMAND]),
+        ("FARGATE", None, [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}], None),
+        ("FARGATE", None, [], None),  # on the launch type already
+        (None, None, [{"capacityProvider": "FARGATE_SPOT", "weight": 1}], None),  # neither set: left alone
+    ],
+)
+def test_capacity_provider_update(
+    launch_type: str | None, strategy: Any, current: list[dict[str, Any]], expected: Any
+) -> None:
+    svc = ServiceSpec(
+        cluster="c", service="api", launch_type=launch_type, capacity_provider_strategy=strategy
+    )
+    assert capacity_provider_update(svc, {"capacityProviderStrategy": current}) == expected
+
+
+def with_capacity(
+    launch_type: str | None = None, strategy: Any = None, image: str = "app:1"
+) -> ReleaseRequest:
+    service = ServiceSpec(
+        cluster="c",
+        service="api",
+        subnets=["subnet-1"],
+        security_groups=["sg-1"],
+        launch_type=launch_type,
+        capacity_provider_strategy=strategy,
+    )
+    return request(image, service=service)
+
+
+def capacity_updates(aws: FakeAws) -> list[dict[str, Any]]:
+    return [kwargs for name, kwargs in aws.calls if name == "update_service"]
+
+
+def test_switching_fargate_spot_on_forces_a_new_deployment_and_is_then_idempotent() -> None:
+    aws = FakeAws()
+    run(aws, with_capacity(launch_type="FARGATE"))
+    aws.calls.clear()
+    predicted = run(aws, with_capacity(strategy=SPOT), check_mode=True)
+    assert aws.writes() == [] and predicted.plan.update_service == ["capacityProviderStrategy"]
+    switched = run(aws, with_capacity(strategy=SPOT))
+    assert capacity_updates(aws) == [
+        {
+            "capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
+            "forceNewDeployment": True,
+        }
+    ]
+    assert switched.plan.deploy and switched.deployment is not None
+    assert switched.deployment.status == "SUCCESSFUL"
+    aws.calls.clear()
+    again = run(aws, with_capacity(strategy=SPOT))
+    assert not again.changed and aws.writes() == []
+
+
+def test_switching_fargate_spot_off_sends_the_fargate_strategy_forced() -> None:
+    aws = FakeAws()
+    run(aws, with_capacity(strategy=SPOT))
+    aws.calls.clear()
+    switched = run(aws, with_capacity(launch_type="FARGATE"))
+    assert capacity_updates(aws) == [
+        {"capacityProviderStrategy": [FARGATE_ON_DEMAND], "forceNewDeployment": True}
+    ]
+    assert switched.plan.update_service == ["capacityProviderStrategy"] and switched.plan.deploy
+    aws.calls.clear()
+    again = run(aws, with_capacity(launch_type="FARGATE"))
+    assert not again.changed and aws.writes() == []
+
+
+def test_a_release_that_changes_nothing_else_sends_no_force() -> None:
+    aws = FakeAws()
+    run(aws, with_capacity(strategy=SPOT))
+    aws.calls.clear()
+    run(aws, with_capacity(strategy=SPOT, image="app:2"))
+    (update,) = capacity_updates(aws)
+    assert "forceNewDeployment" not in update and "capacityProviderStrategy" not in update
