@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from sandbox.postgres import CWD_DATA_DIR, Postgres, _serves, serious_lines
@@ -41,6 +42,11 @@ def test_serves_knows_a_postmaster_by_its_working_folder(tmp_path: Path) -> None
     # A stand-in for `postgres -D /proc/self/cwd` (its command line as root), run in the data dir.
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", CWD_DATA_DIR], cwd=data_dir)
     try:
+        # Until the child has exec'd, /proc shows the parent's command line (seen on a loaded machine).
+        deadline = time.monotonic() + 10
+        while CWD_DATA_DIR.encode() not in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+            assert time.monotonic() < deadline, "the stand-in postmaster did not start in 10 s"
+            time.sleep(0.01)
         assert _serves(proc.pid, data_dir)
         assert not _serves(proc.pid, other)
         assert not _serves(os.getpid(), data_dir)
