@@ -34,16 +34,16 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from sandbox.aws import elbv2
+from sandbox.aws import elbv2, iam
 from sandbox.aws.ecs_run_task import OneOffTasks, RunTaskError
 from sandbox.clock import scaled
 from sandbox.dataplane.tasks import (
     SecretError,
     TaskFaults,
     TaskProcess,
-    container_environment,
     image_tag,
     stop_processes,
+    task_environment,
 )
 
 TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
@@ -269,6 +269,28 @@ def validate(config: dict[str, Any], load_balancers: list[dict[str, Any]] | None
                 )
 
 
+def refuse_infrastructure_roles(
+    environ: dict[str, Any], cluster: str | None, service: str, params: dict[str, Any]
+) -> None:
+    """InvalidParameterException, as ECS answers it, for an infrastructure role ECS cannot assume."""
+    account, region = _account_region(environ)
+    for role in iam.infrastructure_roles(params.get("loadBalancers")):
+        refusal = iam.infrastructure_role_refusal(role, iam.ecs_source(account, region, cluster, service))
+        if refusal is not None:
+            raise ApiError("InvalidParameterException", refusal)
+
+
+def infrastructure_denial(record: ServiceRecord, groups: list[str | None]) -> str | None:
+    """Why ECS cannot move this service's traffic with its infrastructure role (it was deleted, no
+    longer trusts ECS, or lacks a load-balancer permission), checked as each blue/green deployment starts."""
+    advanced = record.advanced()
+    role = advanced.get("roleArn")
+    if not role:
+        return None
+    context = iam.ecs_source(record.account, record.region, record.service.cluster_name, record.name)
+    return iam.infrastructure_role_denial(role, context, iam.load_balancer_requests(advanced, groups))
+
+
 # -- the deployments engine ------------------------------------------------------------------------
 class Deployments:
     """Every overlaid service, its tasks and deployments. All methods run under :attr:`lock`."""
@@ -434,7 +456,7 @@ class Deployments:
         run = TaskRun(task, revision, deployment, None, group)
         record.tasks.append(run)
         try:
-            env = container_environment(record.account, record.region, container)
+            env = task_environment(record.account, record.region, task, container)
         except SecretError as err:
             self.task_stopped(record, run, f"ResourceInitializationError: {err}", failed=True)
             return
@@ -717,6 +739,10 @@ class Deployments:
             groups = [balancer.get("targetGroupArn"), record.advanced().get("alternateTargetGroupArn")]
             deployment.blue_group = live
             deployment.green_group = next((g for g in groups if g != live), None)
+            denial = infrastructure_denial(record, groups)
+            if denial is not None:
+                self.begin_rollback(record, deployment, f"Service deployment rolled back: {denial}")
+                return
             rule = self.rule(record, "productionListenerRule")
             attached = set(elbv2.weights(rule)) if rule is not None else set()
             if rule is None or not set(groups) <= attached:
@@ -1205,6 +1231,7 @@ class ECSOverlay:
     def op_CreateService(self, environ: dict[str, Any], params: dict[str, Any]) -> tuple[int, Any]:
         config = merge_config(None, params.get("deploymentConfiguration"))
         validate(config, params.get("loadBalancers"))
+        refuse_infrastructure_roles(environ, params.get("cluster"), params["serviceName"], params)
         controller = (params.get("deploymentController") or {}).get("type", "ECS")
         status, payload = self.moto(environ, "CreateService", params)
         if status != 200 or controller != "ECS":
@@ -1226,6 +1253,7 @@ class ECSOverlay:
             return self.moto(environ, "UpdateService", params)
         config = merge_config(record.config, params.get("deploymentConfiguration"))
         validate(config, params.get("loadBalancers") or record.service.load_balancers)
+        refuse_infrastructure_roles(environ, params.get("cluster"), record.name, params)
         with self.engine.lock:
             status, payload = self.moto(environ, "UpdateService", params)
             if status != 200:

@@ -332,3 +332,56 @@ def test_roles_are_read_from_moto(monkeypatch: pytest.MonkeyPatch) -> None:
         )
         role = iam.find_role(arn)
         assert role is not None and iam.role_allows(role, modify) is Decision.EXPLICIT_DENY
+
+
+def test_ecs_needs_the_load_balancer_permissions_of_its_infrastructure_role(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """AWS's "Amazon ECS infrastructure IAM role for load balancers": the role trusts ecs.amazonaws.com and
+    holds (at least) what AmazonECSInfrastructureRolePolicyForLoadBalancers grants."""
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    elb = "arn:aws:elasticloadbalancing:eu-west-2:123456789012"
+    advanced = {"productionListenerRule": f"{elb}:listener-rule/app/lb/1/2/3", "roleArn": "x"}
+    groups = [f"{elb}:targetgroup/blue/1", f"{elb}:targetgroup/green/2"]
+    requests = iam.load_balancer_requests(advanced, groups)
+    context = iam.ecs_source("123456789012", "eu-west-2", "cluster", "api")
+    assert context["aws:SourceArn"] == "arn:aws:ecs:eu-west-2:123456789012:service/cluster/api"
+    with mock_aws():
+        client = boto3.client("iam", region_name="us-east-1")
+        missing = "arn:aws:iam::123456789012:role/missing"
+        assert "unable to assume the configured ECS Infrastructure Role" in str(
+            iam.infrastructure_role_refusal(missing, context)
+        )
+        arn = client.create_role(
+            RoleName="infra", AssumeRolePolicyDocument=json.dumps(trust("ecs.amazonaws.com"))
+        )["Role"]["Arn"]
+        assert iam.infrastructure_role_refusal(arn, context) is None
+        denial = iam.infrastructure_role_denial(arn, context, requests)
+        assert denial is not None and denial.startswith(
+            "AccessDenied: User: arn:aws:sts::123456789012:assumed-role/"
+        )
+        assert "elasticloadbalancing:DescribeListeners" in denial
+        client.put_role_policy(
+            RoleName="infra",
+            PolicyName="reads-only",
+            PolicyDocument=json.dumps(
+                policy(allow("elasticloadbalancing:Describe*"), allow("elasticloadbalancing:*Targets"))
+            ),
+        )
+        denial = iam.infrastructure_role_denial(arn, context, requests)
+        assert (
+            denial is not None
+            and f"elasticloadbalancing:ModifyRule on resource: {elb}:listener-rule" in denial
+        )
+        client.attach_role_policy(
+            RoleName="infra",
+            PolicyArn="arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers",
+        )
+        assert iam.infrastructure_role_denial(arn, context, requests) is None
+        other = client.create_role(
+            RoleName="tasks", AssumeRolePolicyDocument=json.dumps(trust("ecs-tasks.amazonaws.com"))
+        )
+        assert iam.infrastructure_role_refusal(other["Role"]["Arn"], context) is not None
