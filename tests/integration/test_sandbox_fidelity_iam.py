@@ -1,8 +1,9 @@
 """IAM where the sandbox's ECS and Amplify act for the account: each test is a case AWS refuses, refused the
 same way (the sources are in the docstrings), and the collection's own policies pass.
 
-The ECS cases run one-off tasks (RunTask: the task stops at once when ECS cannot read its secrets) and
-CreateService calls; the Amplify cases deploy a zip from S3 through StartDeployment's ``sourceUrl``. Names
+The ECS cases run one-off tasks (RunTask: the task stops at once when ECS cannot read its secrets),
+CreateService calls, and one blue/green service whose infrastructure role loses its load-balancer permissions;
+the Amplify cases deploy a zip from S3 through StartDeployment's ``sourceUrl``. Names
 carry a unique prefix; everything is deleted at the end.
 """
 
@@ -275,6 +276,176 @@ def test_an_infrastructure_role_ecs_cannot_assume_is_refused(
     )
     services = ecs_setup["ecs"].describe_services(cluster=PREFIX, services=[f"{PREFIX}-svc"])["services"]
     assert [s for s in services if s["status"] == "ACTIVE"] == []  # nothing was created
+
+
+LOAD_BALANCER_POLICY = "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def blue_green(sandbox: SandboxClient, ecs_setup: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A BLUE_GREEN service behind a load balancer whose infrastructure role holds AWS's managed policy,
+    serving its first revision; deleted afterwards."""
+    ec2, elb, ecs, iam = (aws_client(sandbox, s) for s in ("ec2", "elbv2", "ecs", "iam"))
+    name = f"{PREFIX}-bg"
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, az in ((1, "a"), (2, "b"))
+    ]
+    sg = ec2.create_security_group(GroupName=name, Description="fidelity", VpcId=vpc)["GroupId"]
+    lb = elb.create_load_balancer(Name=name, Subnets=subnets, SecurityGroups=[sg])["LoadBalancers"][0]
+    groups = [
+        elb.create_target_group(
+            Name=f"{name}-{colour}",
+            Protocol="HTTP",
+            Port=3000,
+            VpcId=vpc,
+            TargetType="ip",
+            HealthCheckPath="/health",
+            HealthCheckIntervalSeconds=5,
+            HealthyThresholdCount=2,
+        )["TargetGroups"][0]["TargetGroupArn"]
+        for colour in ("blue", "green")
+    ]
+    listener = elb.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+    )["Listeners"][0]["ListenerArn"]
+    weights = [{"TargetGroupArn": groups[0], "Weight": 100}, {"TargetGroupArn": groups[1], "Weight": 0}]
+    rule = elb.create_rule(
+        ListenerArn=listener,
+        Priority=1,
+        Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
+        Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": weights}}],
+    )["Rules"][0]["RuleArn"]
+    trust = document(
+        {"Effect": "Allow", "Principal": {"Service": "ecs.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    )
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    iam.attach_role_policy(RoleName=name, PolicyArn=LOAD_BALANCER_POLICY)
+
+    def definition(tag: str) -> str:
+        return ecs.register_task_definition(
+            family=name,
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            containerDefinitions=[
+                {
+                    "name": "app",
+                    "image": f"example/app:{tag}",
+                    "essential": True,
+                    "memory": 256,
+                    "portMappings": [{"containerPort": 3000, "protocol": "tcp"}],
+                }
+            ],
+        )["taskDefinition"]["taskDefinitionArn"]
+
+    ecs.create_service(
+        cluster=PREFIX,
+        serviceName=name,
+        taskDefinition=definition("v1"),
+        desiredCount=1,
+        launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [sg]}},
+        deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1},
+        loadBalancers=[
+            {
+                "targetGroupArn": groups[0],
+                "containerName": "app",
+                "containerPort": 3000,
+                "advancedConfiguration": {
+                    "alternateTargetGroupArn": groups[1],
+                    "productionListenerRule": rule,
+                    "roleArn": role,
+                },
+            }
+        ],
+    )
+
+    def deployments() -> list[dict[str, Any]]:
+        return ecs.list_service_deployments(cluster=PREFIX, service=name)["serviceDeployments"]
+
+    wait_for(lambda: deployments() and deployments()[0]["status"] == "SUCCESSFUL", 90, "the first deployment")
+    yield {
+        "ecs": ecs,
+        "elb": elb,
+        "iam": iam,
+        "name": name,
+        "role": role,
+        "rule": rule,
+        "groups": groups,
+        "definition": definition,
+    }
+    with contextlib.suppress(ClientError):
+        ecs.update_service(cluster=PREFIX, service=name, desiredCount=0)
+        ecs.delete_service(cluster=PREFIX, service=name, force=True)
+    delete_role(sandbox, name)
+    for step in (
+        lambda: elb.delete_listener(ListenerArn=listener),
+        lambda: elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"]),
+        *[lambda arn=arn: elb.delete_target_group(TargetGroupArn=arn) for arn in groups],
+        lambda: ec2.delete_security_group(GroupId=sg),
+        *[lambda subnet=subnet: ec2.delete_subnet(SubnetId=subnet) for subnet in subnets],
+        lambda: ec2.delete_vpc(VpcId=vpc),
+    ):
+        with contextlib.suppress(ClientError):
+            step()
+
+
+def test_an_infrastructure_role_without_the_load_balancer_permissions_rolls_back(
+    blue_green: dict[str, Any],
+) -> None:
+    """AWS's "Amazon ECS infrastructure IAM role for load balancers": ECS moves a blue/green deployment's
+    traffic as this role (ModifyRule on the listener rules, Register/DeregisterTargets, the Describe calls of
+    AmazonECSInfrastructureRolePolicyForLoadBalancers). Without them the deployment cannot shift traffic: it
+    rolls back, naming the refused call in IAM's AccessDenied wording, and production keeps its revision."""
+    ecs, name = blue_green["ecs"], blue_green["name"]
+    blue_green["iam"].detach_role_policy(RoleName=name, PolicyArn=LOAD_BALANCER_POLICY)
+    before = {
+        d["serviceDeploymentArn"]
+        for d in ecs.list_service_deployments(cluster=PREFIX, service=name)["serviceDeployments"]
+    }
+    ecs.update_service(cluster=PREFIX, service=name, taskDefinition=blue_green["definition"]("v2"))
+    (arn,) = [
+        d["serviceDeploymentArn"]
+        for d in ecs.list_service_deployments(cluster=PREFIX, service=name)["serviceDeployments"]
+        if d["serviceDeploymentArn"] not in before
+    ]
+
+    def finished() -> dict[str, Any] | None:
+        found = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
+        return (
+            found
+            if found["status"].startswith("ROLLBACK_") and found["status"] != "ROLLBACK_IN_PROGRESS"
+            else None
+        )
+
+    deployment = wait_for(finished, 60, "the deployment to roll back")
+    assert deployment["status"] == "ROLLBACK_SUCCESSFUL"
+    reason = deployment["statusReason"]
+    assert reason.startswith("Service deployment rolled back: AccessDenied: User: arn:aws:sts::"), reason
+    assert f"assumed-role/{name}/" in reason
+    assert "is not authorized to perform: elasticloadbalancing:" in reason
+    assert "because no identity-based policy allows" in reason
+    rule = blue_green["elb"].describe_rules(RuleArns=[blue_green["rule"]])["Rules"][0]
+    weights = {g["TargetGroupArn"]: g["Weight"] for g in rule["Actions"][0]["ForwardConfig"]["TargetGroups"]}
+    assert weights == {blue_green["groups"][0]: 100, blue_green["groups"][1]: 0}  # production stays on blue
 
 
 # -- Amplify ---------------------------------------------------------------------------------------------
