@@ -56,7 +56,8 @@ options:
     description:
       - S3 bucket that keeps the release artifacts. Required with O(source).
       - Its policy must let the C(amplify.amazonaws.com) service principal read the objects
-        (C(s3:GetObject), scoped by C(aws:SourceArn) to the branch's ARN).
+        (C(s3:GetObject), with C(aws:SourceAccount) the account and C(aws:SourceArn) the branch's ARN
+        URL-encoded, as P(macroai.deploy.amplify_release_bucket_policy#filter) writes it).
     type: str
   release_prefix:
     description:

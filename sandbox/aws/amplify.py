@@ -12,7 +12,9 @@ so fault rules and the request log apply to Amplify calls as to any other.
   ``MAX_CONCURRENT_JOBS`` running jobs per account (LimitExceededException).
 - Artifacts: CreateDeployment answers a ``zipUploadUrl`` on the sandbox itself
   (``PUT /_sandbox/amplify-upload/<token>``); StartDeployment with ``sourceUrl`` reads ``s3://bucket/key``
-  (ZIP) or ``s3://bucket/prefix/`` (BUCKET_PREFIX) from moto's S3 backend, in-process, when the job deploys.
+  (ZIP) or ``s3://bucket/prefix/`` (BUCKET_PREFIX) from moto's S3 backend, in-process, when the job deploys,
+  only as far as the bucket policy lets ``amplify.amazonaws.com`` read it (``sandbox.aws.iam``), with the
+  ``aws:SourceAccount`` and URL-encoded ``aws:SourceArn`` Amplify sends; otherwise the job fails.
 - A job that succeeds becomes its branch's site (``sandbox.dataplane.sites``), honouring the app's
   ``customRules``.
 - Faults (``POST /_sandbox/amplify-faults``): the next ``count`` jobs started ``fail`` with a reason,
@@ -35,6 +37,7 @@ from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from werkzeug.wrappers import Request, Response
 
+from sandbox.aws import iam
 from sandbox.clock import scaled
 from sandbox.dataplane.sites import Deployment, Sites
 from sandbox.protocols import scope_service
@@ -133,24 +136,59 @@ def _s3_bucket(name: str) -> Any:
     raise ArtifactError(f"Unable to access the artifact: bucket {name} does not exist")
 
 
-def read_s3_artifact(url: str, url_type: str) -> dict[str, bytes]:
-    """The files of a ZIP object or of every object under a prefix, read from moto's S3 in-process."""
+AMPLIFY = "amplify.amazonaws.com"
+
+
+def amplify_source(branch_arn: str) -> dict[str, str]:
+    """The context Amplify sends with its S3 reads for a branch: the account, and the branch ARN
+    URL-encoded (AWS's Amplify Hosting guide, "Creating a bucket policy to deploy a static website from S3
+    using the AWS SDKs": "the aws:SourceArn must be a URL-encoded (percent-encoding) branch ARN")."""
+    return {"aws:SourceAccount": branch_arn.split(":")[4], "aws:SourceArn": quote(branch_arn, safe="")}
+
+
+def _bucket_allows(bucket: Any, action: str, resource: str, branch_arn: str) -> iam.Decision:
+    """Amplify's service principal holds no identity policy: only the bucket policy can allow the read."""
+    request = iam.Request(action, resource, amplify_source(branch_arn), iam.Principal("Service", AMPLIFY))
+    return iam.evaluate([iam.bucket_policy(bucket)], request, resource_based=True)
+
+
+def _read_object(bucket: Any, key: str, url: str, branch_arn: str) -> bytes:
+    """One object, as S3 answers the amplify.amazonaws.com principal (GetObject API reference: without
+    s3:ListBucket a missing key is 403 Access Denied, not 404 NoSuchKey)."""
+    partition = branch_arn.split(":")[1] if branch_arn.count(":") >= 5 else "aws"
+    resource = f"arn:{partition}:s3:::{bucket.name}/{key}"
+    obj = bucket.keys.get(key)
+    if _bucket_allows(bucket, "s3:GetObject", resource, branch_arn) is not iam.Decision.ALLOW or (
+        obj is None
+        and _bucket_allows(bucket, "s3:ListBucket", f"arn:{partition}:s3:::{bucket.name}", branch_arn)
+        is not iam.Decision.ALLOW
+    ):
+        raise ArtifactError(
+            f"Unable to access the artifact {url}: AccessDenied: Access Denied (s3:GetObject on {resource} "
+            f"for {AMPLIFY}: the bucket policy must allow it with aws:SourceAccount and the URL-encoded "
+            "branch ARN as aws:SourceArn)"
+        )
+    if obj is None:
+        raise ArtifactError(f"Unable to access the artifact: {url} does not exist")
+    return bytes(obj.value)
+
+
+def read_s3_artifact(url: str, url_type: str, branch_arn: str) -> dict[str, bytes]:
+    """The files of a ZIP object or of every object under a prefix, read from moto's S3 in-process as
+    Amplify reads them for ``branch_arn``: through the bucket's policy."""
     bucket_name, key = parse_source_url(url)
     bucket = _s3_bucket(bucket_name)
     if url_type == "BUCKET_PREFIX":
         prefix = key.rstrip("/") + "/" if key else ""
-        files = {
-            name[len(prefix) :]: obj.value
+        names = [
+            name
             for name, obj in list(bucket.keys.items())
             if name.startswith(prefix) and not name.endswith("/") and obj is not None
-        }
-        if not files:
+        ]
+        if not names:
             raise ArtifactError(f"Unable to access the artifact: no objects under {url}")
-        return files
-    obj = bucket.keys.get(key)
-    if obj is None:
-        raise ArtifactError(f"Unable to access the artifact: {url} does not exist")
-    return unzip(obj.value)
+        return {name[len(prefix) :]: _read_object(bucket, name, url, branch_arn) for name in names}
+    return unzip(_read_object(bucket, key, url, branch_arn))
 
 
 # -- state -----------------------------------------------------------------------------------------------
@@ -499,7 +537,8 @@ class Amplify:
 
     def _artifact(self, job: Job) -> dict[str, bytes]:
         if job.source_url:
-            files = read_s3_artifact(job.source_url, job.source_url_type or "ZIP")
+            branch = self.apps[job.app_id].branches[job.branch]
+            files = read_s3_artifact(job.source_url, job.source_url_type or "ZIP", branch.arn)
         else:
             upload = self.uploads.get(job.upload_token or "")
             if not upload:

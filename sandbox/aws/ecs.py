@@ -35,16 +35,16 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.aws import ecs_rules as rules
-from sandbox.aws import elbv2
+from sandbox.aws import elbv2, iam
 from sandbox.aws.ecs_run_task import OneOffTasks, RunTaskError
 from sandbox.clock import scaled
 from sandbox.dataplane.tasks import (
     SecretError,
     TaskFaults,
     TaskProcess,
-    container_environment,
     image_tag,
     stop_processes,
+    task_environment,
 )
 
 TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
@@ -309,6 +309,28 @@ def validate(
                 )
 
 
+def refuse_infrastructure_roles(
+    environ: dict[str, Any], cluster: str | None, service: str, params: dict[str, Any]
+) -> None:
+    """InvalidParameterException, as ECS answers it, for an infrastructure role ECS cannot assume."""
+    account, region = _account_region(environ)
+    for role in iam.infrastructure_roles(params.get("loadBalancers")):
+        refusal = iam.infrastructure_role_refusal(role, iam.ecs_source(account, region, cluster, service))
+        if refusal is not None:
+            raise ApiError("InvalidParameterException", refusal)
+
+
+def infrastructure_denial(record: ServiceRecord, groups: list[str | None]) -> str | None:
+    """Why ECS cannot move this service's traffic with its infrastructure role (it was deleted, no
+    longer trusts ECS, or lacks a load-balancer permission), checked as each blue/green deployment starts."""
+    advanced = record.advanced()
+    role = advanced.get("roleArn")
+    if not role:
+        return None
+    context = iam.ecs_source(record.account, record.region, record.service.cluster_name, record.name)
+    return iam.infrastructure_role_denial(role, context, iam.load_balancer_requests(advanced, groups))
+
+
 # -- the deployments engine ------------------------------------------------------------------------
 class Deployments:
     """Every overlaid service, its tasks and deployments. All methods run under :attr:`lock`."""
@@ -473,7 +495,7 @@ class Deployments:
         run = TaskRun(task, revision, deployment, None, group)
         record.tasks.append(run)
         try:
-            env = container_environment(record.account, record.region, container)
+            env = task_environment(record.account, record.region, task, container)
         except SecretError as err:
             self.task_stopped(record, run, f"ResourceInitializationError: {err}", failed=True)
             return
@@ -774,6 +796,11 @@ class Deployments:
         else:
             deployment.blue_group = live
             deployment.green_group = next((g for g in groups if g != live), None)
+        # The infrastructure role must let ECS change the listener rules (sandbox/aws/iam.py, AWS's guide for it).
+        denial = infrastructure_denial(record, groups)
+        if denial is not None:
+            self.roll_back_or_fail(record, deployment, f"Service deployment rolled back: {denial}")
+            return
         if not self.rule_forwards_to(record, groups):
             # AWS's guide (alb-resources-for-blue-green.html): the production listener rule forwards to both
             # target groups, else the deployment fails.
@@ -1282,6 +1309,7 @@ class ECSOverlay:
         controller = (params.get("deploymentController") or {}).get("type", "ECS")
         config = merge_config(None, params.get("deploymentConfiguration"))
         validate(config, params.get("loadBalancers"), params.get("deploymentConfiguration"), controller)
+        refuse_infrastructure_roles(environ, params.get("cluster"), params["serviceName"], params)
         self.check(rules.check_name, params.get("serviceName"), "Service name")
         account, region = _account_region(environ)
         backend = Deployments.backend(account, region)
@@ -1312,6 +1340,7 @@ class ECSOverlay:
         controller = (record.service.deployment_controller or {}).get("type", "ECS")
         balancers = params.get("loadBalancers") or record.service.load_balancers
         validate(config, balancers, params.get("deploymentConfiguration"), controller)
+        refuse_infrastructure_roles(environ, params.get("cluster"), record.name, params)
         backend = Deployments.backend(record.account, record.region)
         cluster = _cluster(backend, record.service.cluster_name)
         self.check(

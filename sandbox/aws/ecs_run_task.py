@@ -28,9 +28,9 @@ from typing import Any
 from sandbox.dataplane.tasks import (
     SecretError,
     TaskProcess,
-    container_environment,
     image_tag,
     stop_processes,
+    task_environment,
 )
 
 TASK_IP = "127.0.0.1"
@@ -213,7 +213,7 @@ class OneOffTasks:
     def start(self, run: OneOff, override: dict[str, Any]) -> None:
         task = run.task
         try:
-            env = container_environment(run.account, run.region, run.container)
+            env = task_environment(run.account, run.region, task, run.container)
         except SecretError as err:
             self.stopped(run, f"ResourceInitializationError: {err}", "TaskFailedToStart")
             return

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sandbox.aws import iam
 from sandbox.state import HOST, REPO_ROOT, free_port
 
 APP = REPO_ROOT / "examples" / "app" / "app.py"
@@ -33,8 +34,67 @@ def image_tag(image: str | None) -> str:
     return last.rsplit(":", 1)[1] if ":" in last else "latest"
 
 
-def resolve_secret(account: str, region: str, value_from: str) -> str:
-    """A container secret's value, read from moto's SSM or Secrets Manager as ECS would."""
+ECS_TASKS = "ecs-tasks.amazonaws.com"
+# The stoppedReason's stem, as ECS words it (AWS re:Post, "How do I troubleshoot the
+# ResourceInitializationError error when I try to pull secrets or Amazon ECR authentication for ECS tasks").
+SECRETS_STEM = "unable to pull secrets or registry auth: execution resource retrieval failed: "
+
+
+def execution_role(account: str, region: str, task: Any) -> str | None:
+    """The execution role ECS assumes for a moto Task: RunTask's override, else the definition's."""
+    override = (getattr(task, "overrides", None) or {}).get("executionRoleArn")
+    if override:
+        return str(override)
+    from moto.ecs.models import ecs_backends
+
+    try:
+        definition = ecs_backends[account][region].describe_task_definition(task.task_definition_arn)
+    except Exception:  # moto raises its own exception types; no definition, no role
+        return None
+    return getattr(definition, "execution_role_arn", None) or None  # moto sets it only when given
+
+
+def assume_execution_role(role_arn: str | None, task_arn: str) -> iam.RolePolicies:
+    """The execution role, if ECS may assume it for this task (it exists and trusts ecs-tasks).
+
+    ECS sends ``aws:SourceAccount`` (the task's account) and ``aws:SourceArn`` (an ARN of the task's
+    account and Region: here the task's own) with sts:AssumeRole, which is what AWS's "Amazon ECS task
+    execution IAM role" guide tells a trust policy to test (confused-deputy prevention).
+    """
+    if not role_arn:
+        # AWS refuses this earlier, at RegisterTaskDefinition (ClientException); the sandbox stops the task.
+        raise SecretError(
+            SECRETS_STEM + "When you are specifying container secrets, you must also specify a value for "
+            "'executionRoleArn'."
+        )
+    role = iam.find_role(role_arn)
+    context = {
+        "aws:SourceAccount": task_arn.split(":")[4] if task_arn.count(":") >= 5 else "",
+        "aws:SourceArn": task_arn,
+    }
+    if role is None or not iam.trusts(role.trust, ECS_TASKS, role.arn, context):
+        raise SecretError(
+            SECRETS_STEM + f"ECS was unable to assume the role '{role_arn}' that was provided for this task. "
+            "Please verify that the role being passed has the proper trust relationship and permissions and "
+            "that your IAM user has permissions to pass this role."
+        )
+    return role
+
+
+def _authorize(role: iam.RolePolicies, task_arn: str, action: str, resource: str, stem: str) -> None:
+    """An AccessDeniedException (AWS's wording) unless the execution role's policies allow the read."""
+    decision = iam.role_allows(role, iam.Request(action, resource))
+    if decision is not iam.Decision.ALLOW:
+        caller = iam.assumed_role_arn(role.arn, task_arn.rsplit("/", 1)[-1] or "ecs-task")
+        raise SecretError(
+            f"{stem}AccessDeniedException: {iam.denied_message(caller, action, resource, decision)}"
+        )
+
+
+def resolve_secret(account: str, region: str, value_from: str, role: iam.RolePolicies, task_arn: str) -> str:
+    """A container secret's value, read from moto's SSM or Secrets Manager as ECS reads it: as the task
+    execution role ``role``, which needs secretsmanager:GetSecretValue on the secret (its full ARN) or
+    ssm:GetParameters on the parameter (AWS's "Required IAM permissions for Amazon ECS secrets")."""
     if value_from.startswith("arn:") and ":secretsmanager:" in value_from:
         from moto.secretsmanager.models import secretsmanager_backends
 
@@ -42,10 +102,20 @@ def resolve_secret(account: str, region: str, value_from: str) -> str:
         secret_id = ":".join(parts[:7])
         json_key, stage, version = ([*parts[7:], "", "", ""])[:3]
         backend = secretsmanager_backends[account][parts[3] or region]
+        stem = (
+            f"{SECRETS_STEM}unable to retrieve secret from asm: service call has been retried 1 time(s): "
+            f"failed to fetch secret {value_from} from secrets manager: "
+        )
+        try:
+            # IAM evaluates the secret's own (full) ARN, whichever form valueFrom takes.
+            resource = backend.describe_secret(secret_id).arn
+        except Exception:  # moto raises its own exception types; the read below reports the missing secret
+            resource = secret_id
+        _authorize(role, task_arn, "secretsmanager:GetSecretValue", resource, stem)
         try:
             value = backend.get_secret_value(secret_id, version or None, stage or None)
         except Exception as err:  # moto raises its own exception types
-            raise SecretError(f"unable to retrieve secret from asm: {value_from}: {err}") from err
+            raise SecretError(f"{stem}{err}") from err
         text = value.get("SecretString") or ""
         if json_key:
             import json
@@ -61,23 +131,40 @@ def resolve_secret(account: str, region: str, value_from: str) -> str:
     ssm_region = region
     if value_from.startswith("arn:"):
         ssm_region = value_from.split(":")[3] or region
+        resource = value_from
+    else:
+        resource = f"arn:aws:ssm:{region}:{account}:parameter/{value_from.lstrip('/')}"
+    stem = f"{SECRETS_STEM}unable to retrieve secrets from ssm: service call has been retried 1 time(s): "
+    _authorize(role, task_arn, "ssm:GetParameters", resource, stem)
     backend = ssm_backends[account][ssm_region]
     try:
         parameter = backend.get_parameter(value_from)
     except SSMException as err:
-        raise SecretError(f"unable to retrieve secret from ssm: {value_from}: {err}") from err
+        raise SecretError(f"{stem}{value_from}: {err}") from err
     if parameter is None:
-        raise SecretError(f"unable to retrieve secret from ssm: parameter {value_from} not found")
+        raise SecretError(f"{stem}invalid parameters: {value_from}")
     decrypted = parameter.decrypt(parameter.value)  # ECS decrypts SecureString parameters
     return str(parameter.value if decrypted is None else decrypted)
 
 
-def container_environment(account: str, region: str, container: dict[str, Any]) -> dict[str, str]:
-    """The environment ECS gives a container: ``environment`` plus resolved ``secrets``."""
+def container_environment(
+    account: str, region: str, container: dict[str, Any], execution_role_arn: str | None, task_arn: str
+) -> dict[str, str]:
+    """The environment ECS gives a container: ``environment`` plus ``secrets``, read as the execution role."""
     env = {item["name"]: str(item.get("value", "")) for item in container.get("environment") or []}
-    for secret in container.get("secrets") or []:
-        env[secret["name"]] = resolve_secret(account, region, secret["valueFrom"])
+    secrets = container.get("secrets") or []
+    if secrets:
+        role = assume_execution_role(execution_role_arn, task_arn)
+        for secret in secrets:
+            env[secret["name"]] = resolve_secret(account, region, secret["valueFrom"], role, task_arn)
     return env
+
+
+def task_environment(account: str, region: str, task: Any, container: dict[str, Any]) -> dict[str, str]:
+    """:func:`container_environment` for a moto Task: its execution role and ARN."""
+    return container_environment(
+        account, region, container, execution_role(account, region, task), task.task_arn
+    )
 
 
 @dataclass
@@ -241,8 +328,10 @@ __all__ = [
     "TaskFaults",
     "TaskProcess",
     "container_environment",
+    "execution_role",
     "image_tag",
     "resolve_secret",
     "stop_processes",
     "task_argv",
+    "task_environment",
 ]

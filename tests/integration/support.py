@@ -205,3 +205,50 @@ def play_module(
         raise AssertionError(
             f"ansible-playbook gave no result:\n{completed.stdout}\n{completed.stderr}"
         ) from error
+
+
+def ecs_tasks_trust(account: str = "123456789012") -> str:
+    """An execution role's trust policy as AWS's guide writes it: ecs-tasks, this account only."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                }
+            ],
+        }
+    )
+
+
+def create_execution_role(sandbox: SandboxClient, name: str, secret_arns: Sequence[str]) -> str:
+    """A task execution role that may read exactly these secrets and parameters (the sandbox's ECS reads a
+    container's ``secrets`` as the execution role, as ECS does); :func:`delete_role` removes it."""
+    iam = aws_client(sandbox, "iam")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=ecs_tasks_trust())["Role"]["Arn"]
+    statements = [
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": list(secret_arns)},
+        {"Effect": "Allow", "Action": ["ssm:GetParameters"], "Resource": list(secret_arns)},
+    ]
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName="read-secrets",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+    )
+    return str(arn)
+
+
+def delete_role(sandbox: SandboxClient, name: str) -> None:
+    """Delete a role with its inline and attached policies (nothing when it is gone already)."""
+    iam = aws_client(sandbox, "iam")
+    try:
+        for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+            iam.delete_role_policy(RoleName=name, PolicyName=policy)
+        for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+            iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
+        iam.delete_role(RoleName=name)
+    except iam.exceptions.NoSuchEntityException:
+        pass

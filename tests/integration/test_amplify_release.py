@@ -13,6 +13,7 @@ import os
 import shutil
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -54,9 +55,26 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def infra(sandbox: SandboxClient) -> Iterator[dict[str, Any]]:
     amplify, s3 = aws_client(sandbox, "amplify"), aws_client(sandbox, "s3")
     app = amplify.create_app(name=f"{PREFIX}-client", platform="WEB", customRules=[SPA_RULE])["app"]
-    amplify.create_branch(appId=app["appId"], branchName="main", stage="PRODUCTION", enableAutoBuild=False)
+    branch = amplify.create_branch(
+        appId=app["appId"], branchName="main", stage="PRODUCTION", enableAutoBuild=False
+    )["branch"]
     bucket = f"{PREFIX}-releases"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    # Amplify reads the artifacts only as the bucket policy allows (roles/edge writes such a policy): the
+    # account, and the branch ARN URL-encoded, as AWS's Amplify guide for deployments from S3 says.
+    read = {
+        "Effect": "Allow",
+        "Principal": {"Service": "amplify.amazonaws.com"},
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*",
+        "Condition": {
+            "StringEquals": {
+                "aws:SourceAccount": branch["branchArn"].split(":")[4],
+                "aws:SourceArn": urllib.parse.quote(branch["branchArn"], safe=""),
+            }
+        },
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [read]}))
     yield {"app_id": app["appId"], "app_name": app["name"], "bucket": bucket, "amplify": amplify, "s3": s3}
     with contextlib.suppress(ClientError):
         amplify.delete_app(appId=app["appId"])

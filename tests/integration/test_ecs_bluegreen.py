@@ -82,6 +82,11 @@ def infra(sandbox: SandboxClient) -> Iterator[dict[str, Any]]:
             }
         ),
     )["Role"]["Arn"]
+    # ECS moves the listener rules' weights as this role: it needs the load-balancer permissions.
+    iam.attach_role_policy(
+        RoleName=f"{PREFIX}-ecs-infrastructure",
+        PolicyArn="arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers",
+    )
     yield {
         "cluster": f"{PREFIX}-cluster",
         "service": f"{PREFIX}-api",
@@ -107,6 +112,10 @@ def cleanup(ecs, elbv2, ec2, iam, cluster, service, lb, listeners, groups, sg, s
         *[lambda arn=arn: elbv2.delete_listener(ListenerArn=arn) for arn in listeners.values()],
         lambda: elbv2.delete_load_balancer(LoadBalancerArn=lb),
         *[lambda arn=arn: elbv2.delete_target_group(TargetGroupArn=arn) for arn in groups.values()],
+        lambda: iam.detach_role_policy(
+            RoleName=f"{PREFIX}-ecs-infrastructure",
+            PolicyArn="arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers",
+        ),
         lambda: iam.delete_role(RoleName=f"{PREFIX}-ecs-infrastructure"),
         lambda: ec2.delete_security_group(GroupId=sg),
         *[lambda subnet=subnet: ec2.delete_subnet(SubnetId=subnet) for subnet in subnets],

@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from support import REGION, aws_client, play_module
+from support import REGION, aws_client, create_execution_role, delete_role, play_module
 
 from sandbox.client import SandboxClient
 
@@ -54,8 +54,11 @@ def setup(sandbox: SandboxClient, tmp_path_factory: pytest.TempPathFactory) -> I
     ecs.create_cluster(clusterName=PREFIX)
     logs.create_log_group(logGroupName=f"/{PREFIX}/api")
     secret_arn = secrets.create_secret(Name=f"{PREFIX}/database-url", SecretString=database_url)["ARN"]
+    # ECS reads the container's secrets as the execution role: it must trust ecs-tasks and allow the read.
+    execution_role = create_execution_role(sandbox, f"{PREFIX}-execution", [secret_arn])
     spec = {
         "family": f"{PREFIX}-api",
+        "execution_role_arn": execution_role,
         "cpu": "256",
         "memory": "512",
         "container_definitions": [
@@ -82,6 +85,7 @@ def setup(sandbox: SandboxClient, tmp_path_factory: pytest.TempPathFactory) -> I
     ecs.delete_cluster(cluster=PREFIX)
     logs.delete_log_group(logGroupName=f"/{PREFIX}/api")
     secrets.delete_secret(SecretId=secret_arn, ForceDeleteWithoutRecovery=True)
+    delete_role(sandbox, f"{PREFIX}-execution")
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 

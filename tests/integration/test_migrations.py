@@ -31,6 +31,8 @@ from support import (
     REGION,
     ansible_env,
     aws_client,
+    create_execution_role,
+    delete_role,
     run_playbook,
 )
 
@@ -139,6 +141,11 @@ def step(sandbox: SandboxClient, tmp_path_factory: pytest.TempPathFactory) -> It
     ecs.create_cluster(clusterName=PREFIX)
     logs.create_log_group(logGroupName=f"/{PREFIX}/api")
     secret_arn = secrets.create_secret(Name=f"{PREFIX}/DATABASE_URL", SecretString=database_url)["ARN"]
+    # ECS reads the container's secrets as the execution role: it must trust ecs-tasks and allow the read
+    # (of this secret and of the RDS test's, both under the prefix).
+    execution_role = create_execution_role(
+        sandbox, f"{PREFIX}-execution", [f"arn:aws:secretsmanager:{REGION}:123456789012:secret:{PREFIX}/*"]
+    )
     container = {
         "name": "api",
         "image": f"{PREFIX}/api:v2",
@@ -175,6 +182,7 @@ def step(sandbox: SandboxClient, tmp_path_factory: pytest.TempPathFactory) -> It
             "container_name": "api",
             "task_definition": {
                 "family": f"{PREFIX}-api",
+                "execution_role_arn": execution_role,
                 "cpu": "256",
                 "memory": "512",
                 "container_definitions": [container],
@@ -195,6 +203,7 @@ def step(sandbox: SandboxClient, tmp_path_factory: pytest.TempPathFactory) -> It
         ecs.delete_cluster(cluster=PREFIX)
         logs.delete_log_group(logGroupName=f"/{PREFIX}/api")
         secrets.delete_secret(SecretId=secret_arn, ForceDeleteWithoutRecovery=True)
+    delete_role(sandbox, f"{PREFIX}-execution")
     with contextlib.suppress(AssertionError):
         neon.call("DELETE", f"/projects/{neon.project_id}")
 

@@ -6,6 +6,7 @@ Timing assumes the default time scale (SANDBOX_TIME_SCALE=60: one minute of bake
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -19,6 +20,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from support import ecs_tasks_trust
 
 from sandbox.client import SandboxClient
 
@@ -27,7 +29,9 @@ pytestmark = pytest.mark.integration
 REGION = "eu-west-2"
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
 FINAL = {"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"}
-ROLE = "arn:aws:iam::123456789012:role/ecsInfrastructureRole"
+ROLE_NAME = f"ecsInfrastructureRole-{uuid.uuid4().hex[:6]}"
+ROLE = f"arn:aws:iam::123456789012:role/{ROLE_NAME}"
+LOAD_BALANCER_POLICY = "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +47,24 @@ def aws(sandbox: SandboxClient) -> Callable[[str], Any]:
         )
 
     return make
+
+
+@pytest.fixture(scope="module", autouse=True)
+def infrastructure_role(aws: Callable[[str], Any]) -> Iterator[str]:
+    """The ECS infrastructure role the blue/green stacks name: ECS assumes it (it trusts ecs.amazonaws.com)
+    and moves the listener rules with it (AWS's managed policy for load balancers)."""
+    iam = aws("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ecs.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))
+    iam.attach_role_policy(RoleName=ROLE_NAME, PolicyArn=LOAD_BALANCER_POLICY)
+    yield ROLE
+    iam.detach_role_policy(RoleName=ROLE_NAME, PolicyArn=LOAD_BALANCER_POLICY)
+    iam.delete_role(RoleName=ROLE_NAME)
 
 
 def get_json(url: str, timeout: float = 5.0) -> tuple[int, Any]:
@@ -138,7 +160,11 @@ class Stack:
         return body["version"] if status == 200 else None
 
     def task_definition(
-        self, tag: str, env: dict[str, str] | None = None, secrets: list[dict] | None = None
+        self,
+        tag: str,
+        env: dict[str, str] | None = None,
+        secrets: list[dict] | None = None,
+        execution_role: str | None = None,
     ) -> str:
         container: dict[str, Any] = {
             "name": "app",
@@ -150,7 +176,9 @@ class Stack:
         }
         if secrets:
             container["secrets"] = secrets
+        roles = {"executionRoleArn": execution_role} if execution_role else {}
         arn = self.ecs.register_task_definition(
+            **roles,
             family=self.prefix,
             networkMode="awsvpc",
             requiresCompatibilities=["FARGATE"],
@@ -573,7 +601,21 @@ def test_secrets_from_ssm_and_secrets_manager_reach_the_task(
             {"name": "API_JSON", "valueFrom": secret["ARN"]},  # Secrets Manager needs the ARN
         ]
         env = {"APP_EXPOSE_ENV": "DATABASE_URL,API_TOKEN,API_JSON,PLAIN", "PLAIN": "plain"}
-        arn = stack.update(stack.task_definition("v2", env=env, secrets=secrets))["_deployment_arn"]
+        # ECS reads them as the task execution role: it trusts ecs-tasks and may read these two.
+        iam = aws("iam")
+        role = iam.create_role(RoleName=f"{prefix}-execution", AssumeRolePolicyDocument=ecs_tasks_trust())
+        role = role["Role"]["Arn"]
+        reads = [
+            {"Effect": "Allow", "Action": "ssm:GetParameters", "Resource": ssm_arn},
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret["ARN"]},
+        ]
+        aws("iam").put_role_policy(
+            RoleName=f"{prefix}-execution",
+            PolicyName="reads",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": reads}),
+        )
+        definition = stack.task_definition("v2", env=env, secrets=secrets, execution_role=role)
+        arn = stack.update(definition)["_deployment_arn"]
         assert stack.wait_final(arn)["status"] == "SUCCESSFUL"
         (task,) = stack.live_tasks("v2")
         base = f"http://127.0.0.1:{task['port']}/env/"
@@ -584,6 +626,9 @@ def test_secrets_from_ssm_and_secrets_manager_reach_the_task(
         assert get_json(f"http://127.0.0.1:{task['port']}/version")[1] == {"version": "v2"}
     finally:
         teardown(stack)
+        with contextlib.suppress(aws("iam").exceptions.NoSuchEntityException):
+            aws("iam").delete_role_policy(RoleName=f"{stack.prefix}-execution", PolicyName="reads")
+            aws("iam").delete_role(RoleName=f"{stack.prefix}-execution")
 
 
 def test_status_json_lists_listener_urls(bg: Stack) -> None:

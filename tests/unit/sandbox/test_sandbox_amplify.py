@@ -1,5 +1,5 @@
-"""sandbox.aws.amplify behind the front door (no moto: S3 reads are stubbed) and sandbox.dataplane.sites'
-rules; one test serves a site on loopback."""
+"""sandbox.aws.amplify behind the front door (S3 reads stubbed, but for the bucket-policy tests, which use
+moto in-process) and sandbox.dataplane.sites' rules; one test serves a site on loopback."""
 
 from __future__ import annotations
 
@@ -77,7 +77,8 @@ def not_aws(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iter
 def emulator(monkeypatch: pytest.MonkeyPatch) -> Amplify:
     objects = {("releases", "v1.zip"): zipped(FILES)}
 
-    def read(url: str, url_type: str) -> dict[str, bytes]:
+    def read(url: str, url_type: str, branch_arn: str) -> dict[str, bytes]:
+        assert branch_arn.startswith("arn:aws:amplify:eu-west-2:123456789012:apps/d")
         bucket, key = parse_source_url(url)
         if (bucket, key) not in objects:
             raise amplify_module.ArtifactError(f"Unable to access the artifact: {url} does not exist")
@@ -292,3 +293,64 @@ def test_site_server_switches_atomically() -> None:
         assert sites.list()[0]["job_id"] == "2"
     finally:
         sites.stop_all()
+
+
+BRANCH_ARN = "arn:aws:amplify:eu-west-2:123456789012:apps/d123/branches/main"
+ENCODED_BRANCH_ARN = "arn%3Aaws%3Aamplify%3Aeu-west-2%3A123456789012%3Aapps%2Fd123%2Fbranches%2Fmain"
+
+
+def amplify_read_policy(bucket: str, **condition: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "amplify.amazonaws.com"},
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+                "Condition": {"StringEquals": condition},
+            }
+        ],
+    }
+
+
+def test_amplify_sends_the_url_encoded_branch_arn_and_the_account() -> None:
+    assert amplify_module.amplify_source(BRANCH_ARN) == {
+        "aws:SourceAccount": "123456789012",
+        "aws:SourceArn": ENCODED_BRANCH_ARN,
+    }
+
+
+@pytest.mark.parametrize(
+    ("condition", "readable"),
+    [
+        ({"aws:SourceArn": ENCODED_BRANCH_ARN, "aws:SourceAccount": "123456789012"}, True),
+        ({"aws:SourceArn": BRANCH_ARN, "aws:SourceAccount": "123456789012"}, False),  # as the ARN reads
+        ({"aws:SourceArn": ENCODED_BRANCH_ARN, "aws:SourceAccount": "444455556666"}, False),
+        ({"aws:SourceArn": ENCODED_BRANCH_ARN.replace("main", "preview")}, False),  # another branch
+        (None, False),  # no bucket policy at all
+    ],
+)
+def test_artifacts_are_read_through_the_bucket_policy(
+    condition: dict[str, str] | None, readable: bool
+) -> None:
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="releases")
+        s3.put_object(Bucket="releases", Key="client/v1.zip", Body=zipped(FILES))
+        if condition is not None:
+            s3.put_bucket_policy(
+                Bucket="releases", Policy=json.dumps(amplify_read_policy("releases", **condition))
+            )
+        url = "s3://releases/client/v1.zip"
+        if readable:
+            assert amplify_module.read_s3_artifact(url, "ZIP", BRANCH_ARN) == FILES
+            missing = "s3://releases/client/v2.zip"  # GetObject without ListBucket: 403, as S3 answers
+            with pytest.raises(amplify_module.ArtifactError, match="AccessDenied"):
+                amplify_module.read_s3_artifact(missing, "ZIP", BRANCH_ARN)
+        else:
+            with pytest.raises(amplify_module.ArtifactError, match="AccessDenied: Access Denied"):
+                amplify_module.read_s3_artifact(url, "ZIP", BRANCH_ARN)
