@@ -796,7 +796,7 @@ class Deployments:
         else:
             deployment.blue_group = live
             deployment.green_group = next((g for g in groups if g != live), None)
-        # The infrastructure role must let ECS change the listener rules (sandbox/aws/iam.py, AWS's guide for it).
+        # The infrastructure role must let ECS change the listener rules (sandbox/aws/iam.py; AWS's guide).
         denial = infrastructure_denial(record, groups)
         if denial is not None:
             self.roll_back_or_fail(record, deployment, f"Service deployment rolled back: {denial}")
