@@ -128,7 +128,13 @@ def main() -> int:
     parser.add_argument("--peer", default="", help="the commit to compare with (default: before the plan)")
     parser.add_argument("--port", type=int, default=0, help="the sandbox's port (default: a free one)")
     args = parser.parse_args()
-    peer_rev = args.peer or default_peer()
+    peer_rev = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{args.peer or default_peer()}^{{commit}}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     with tempfile.TemporaryDirectory(prefix="release-path-") as scratch_dir:
         scratch = Path(scratch_dir)
         (scratch / "peer").mkdir()
