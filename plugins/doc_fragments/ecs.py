@@ -1,65 +1,6 @@
 # Copyright: Contributors to the macroai.deploy collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from textwrap import indent
-
-# The fields of a task definition that macroai.deploy.ecs_bluegreen and macroai.deploy.ecs_run_task take
-# (plugins/module_utils/_ecs_task.py), written once: the first calls the option task_definition, the second
-# task_definition_spec, so the fragment gives the suboptions under both names.
-_TASK_DEFINITION_FIELDS = r"""
-family:
-  description:
-    - Task definition family.
-  type: str
-  required: true
-container_definitions:
-  description:
-    - Container definitions exactly as C(RegisterTaskDefinition) takes them, with AWS's camelCase keys
-      (for example C(name), C(image), C(portMappings), C(environment), C(secrets), C(logConfiguration)).
-    - Pass secrets by reference in C(secrets) (C(valueFrom) an SSM parameter or Secrets Manager ARN),
-      never as environment values.
-  type: list
-  elements: dict
-  required: true
-cpu:
-  description:
-    - Task-level CPU units, for example V('256').
-  type: str
-memory:
-  description:
-    - Task-level memory in MiB, for example V('512').
-  type: str
-execution_role_arn:
-  description:
-    - ARN of the role ECS uses to pull the image, fetch secrets and ship logs.
-  type: str
-task_role_arn:
-  description:
-    - ARN of the role the application's containers assume.
-  type: str
-network_mode:
-  description:
-    - Docker networking mode of the task's containers.
-  type: str
-  choices: [awsvpc, bridge, host, none]
-  default: awsvpc
-requires_compatibilities:
-  description:
-    - Launch types the task definition is validated against.
-  type: list
-  elements: str
-  default: [FARGATE]
-runtime_platform:
-  description:
-    - C(runtimePlatform) as AWS takes it, for example C(cpuArchitecture=ARM64) and
-      C(operatingSystemFamily=LINUX).
-  type: dict
-"""
-
-
-def _task_definition_option(name: str) -> str:
-    return f"options:\n  {name}:\n    suboptions:\n{indent(_TASK_DEFINITION_FIELDS.strip(), ' ' * 6)}\n"
-
 
 class ModuleDocFragment:
     """Option documentation shared by the ECS modules of the collection.
@@ -68,11 +9,116 @@ class ModuleDocFragment:
     options that mean the same in each module).
     """
 
-    # The task definition to register or reuse: ecs_bluegreen's task_definition.
-    TASK_DEFINITION = _task_definition_option("task_definition")
+    # The task definition to register or reuse (plugins/module_utils/_ecs_task.py): ecs_bluegreen's
+    # task_definition.
+    TASK_DEFINITION = r"""
+options:
+  task_definition:
+    suboptions:
+      family:
+        description:
+          - Task definition family.
+        type: str
+        required: true
+      container_definitions:
+        description:
+          - Container definitions exactly as C(RegisterTaskDefinition) takes them, with AWS's camelCase keys
+            (for example C(name), C(image), C(portMappings), C(environment), C(secrets), C(logConfiguration)).
+          - Pass secrets by reference in C(secrets) (C(valueFrom) an SSM parameter or Secrets Manager ARN),
+            never as environment values.
+        type: list
+        elements: dict
+        required: true
+      cpu:
+        description:
+          - Task-level CPU units, for example V('256').
+        type: str
+      memory:
+        description:
+          - Task-level memory in MiB, for example V('512').
+        type: str
+      execution_role_arn:
+        description:
+          - ARN of the role ECS uses to pull the image, fetch secrets and ship logs.
+        type: str
+      task_role_arn:
+        description:
+          - ARN of the role the application's containers assume.
+        type: str
+      network_mode:
+        description:
+          - Docker networking mode of the task's containers.
+        type: str
+        choices: [awsvpc, bridge, host, none]
+        default: awsvpc
+      requires_compatibilities:
+        description:
+          - Launch types the task definition is validated against.
+        type: list
+        elements: str
+        default: [FARGATE]
+      runtime_platform:
+        description:
+          - C(runtimePlatform) as AWS takes it, for example C(cpuArchitecture=ARM64) and
+            C(operatingSystemFamily=LINUX).
+        type: dict
+"""
 
-    # The same fields as ecs_run_task's task_definition_spec.
-    TASK_DEFINITION_SPEC = _task_definition_option("task_definition_spec")
+    # The same fields as ecs_run_task's task_definition_spec. ansible-test takes a fragment's variables as
+    # plain strings only, so they are written twice; tests/unit/plugins/modules/test_module_docs.py checks
+    # that both modules render the same fields.
+    TASK_DEFINITION_SPEC = r"""
+options:
+  task_definition_spec:
+    suboptions:
+      family:
+        description:
+          - Task definition family.
+        type: str
+        required: true
+      container_definitions:
+        description:
+          - Container definitions exactly as C(RegisterTaskDefinition) takes them, with AWS's camelCase keys
+            (for example C(name), C(image), C(portMappings), C(environment), C(secrets), C(logConfiguration)).
+          - Pass secrets by reference in C(secrets) (C(valueFrom) an SSM parameter or Secrets Manager ARN),
+            never as environment values.
+        type: list
+        elements: dict
+        required: true
+      cpu:
+        description:
+          - Task-level CPU units, for example V('256').
+        type: str
+      memory:
+        description:
+          - Task-level memory in MiB, for example V('512').
+        type: str
+      execution_role_arn:
+        description:
+          - ARN of the role ECS uses to pull the image, fetch secrets and ship logs.
+        type: str
+      task_role_arn:
+        description:
+          - ARN of the role the application's containers assume.
+        type: str
+      network_mode:
+        description:
+          - Docker networking mode of the task's containers.
+        type: str
+        choices: [awsvpc, bridge, host, none]
+        default: awsvpc
+      requires_compatibilities:
+        description:
+          - Launch types the task definition is validated against.
+        type: list
+        elements: str
+        default: [FARGATE]
+      runtime_platform:
+        description:
+          - C(runtimePlatform) as AWS takes it, for example C(cpuArchitecture=ARM64) and
+            C(operatingSystemFamily=LINUX).
+        type: dict
+"""
 
     # Where tasks run: the awsvpc network configuration and the capacity provider strategy.
     PLACEMENT = r"""
