@@ -61,6 +61,8 @@ EXCLUDED = {
     "data_wait_timeout_seconds": "a wait timeout",
     "edge_release_wait_timeout": "a wait timeout",
     "edge_release_poll_seconds": "a polling interval",
+    "edge_release_async_seconds": "whether a run waits for the client's release in the background",
+    "compute_release_backend": "whether a run of the role releases the backend itself (deploy.yml: later)",
 }
 
 

@@ -44,9 +44,22 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - macroai.deploy.attributes
+  - macroai.deploy.attributes.actiongroup_aws
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reads, never writes.
+  diff_mode:
+    support: none
+    details:
+      - There is no before and after to show.
+  idempotent:
+    support: full
+    details:
+      - The certificate is found again by its names, so a second run reports C(changed=false).
 notes:
-  - Supports check mode (reads, never writes).
-  - "Idempotent: the certificate is found again by its names, so a second run reports C(changed=false)."
   - Does not wait for the certificate to be issued; ACM issues it once the records resolve.
 """
 

@@ -62,9 +62,22 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - macroai.deploy.attributes
+  - macroai.deploy.attributes.actiongroup_aws
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reads, never writes, and reports what would change.
+  diff_mode:
+    support: full
+    details:
+      - Shows the app's, the branch's and the domain's settings before and after.
+  idempotent:
+    support: full
+    details:
+      - A second run with the same options reports C(changed=false).
 notes:
-  - Supports check mode (reads, never writes, and reports what would change) and C(--diff).
-  - "Idempotent: a second run with the same options reports C(changed=false)."
   - The app is never deleted by this module.
 """
 

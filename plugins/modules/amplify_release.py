@@ -64,23 +64,9 @@ options:
       - Key prefix of the artifacts in O(release_bucket), for example the app's name.
     type: str
     default: releases
-  wait:
-    description:
-      - Whether to wait until the job ends. Without waiting, the job's status when it started is returned.
-      - An unfinished job of another artifact is always waited for (or stopped), since Amplify refuses a new
-        job until it ends.
-    type: bool
-    default: true
   wait_timeout:
-    description:
-      - Seconds to wait for the job, and separately for an earlier job that blocks the branch. On timeout the
-        task fails but Amplify carries on; running the task again with the same input waits for the same job.
-    type: int
     default: 600
   poll_interval:
-    description:
-      - Seconds between two reads of the job's status.
-    type: float
     default: 5.0
   stuck_job_timeout:
     description:
@@ -92,12 +78,29 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - macroai.deploy.wait
+  - macroai.deploy.wait.optional
+  - macroai.deploy.attributes
+  - macroai.deploy.attributes.actiongroup_aws
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Packs the source and reads S3 and Amplify but never writes, and predicts in RV(plan) whether the
+        artifact would be uploaded, a job started, and an earlier job waited for or stopped.
+  diff_mode:
+    support: full
+    details:
+      - Shows the deployed artifact (and job) before and after.
+  idempotent:
+    support: full
+    details:
+      - The same artifact again uploads nothing, starts no job and reports C(changed=false).
 notes:
-  - Supports check mode (C(--check)), in which it packs the source and reads S3 and Amplify but never writes,
-    and predicts in RV(plan) whether the artifact would be uploaded, a job started, and an earlier job waited
-    for or stopped.
-  - Supports C(--diff), showing the deployed artifact (and job) before and after.
-  - "Idempotent: the same artifact again uploads nothing, starts no job and reports C(changed=false)."
+  - It waits for the Amplify job, and separately (up to O(wait_timeout) as well) for an earlier job that
+    blocks the branch. An unfinished job of another artifact is always waited for (or stopped), even with
+    O(wait=false), since Amplify refuses a new job until it ends. On O(wait_timeout) the task fails but
+    Amplify carries on; running the task again with the same input waits for the same job.
   - Artifacts are never deleted by this module; expire old ones with a lifecycle rule on O(release_bucket)
     that keeps at least the releases you may roll back to.
 seealso:

@@ -138,22 +138,7 @@ options:
     choices: [BLUE_GREEN, LINEAR, CANARY]
     default: BLUE_GREEN
   bake_time_minutes:
-    description:
-      - Minutes both versions keep running after traffic moves (C(compute_bake_time_minutes)), 0 to 1440.
-    type: int
     default: 5
-  linear_step_percent:
-    description: With V(LINEAR), the share of traffic per step (C(compute_linear_step_percent)), 3 to 100.
-    type: float
-  linear_step_bake_minutes:
-    description: With V(LINEAR), minutes between steps (C(compute_linear_step_bake_minutes)).
-    type: int
-  canary_percent:
-    description: With V(CANARY), the share of traffic moved first (C(compute_canary_percent)), 0.1 to 100.
-    type: float
-  canary_bake_minutes:
-    description: With V(CANARY), minutes before the rest moves (C(compute_canary_bake_minutes)).
-    type: int
   test_listener_port:
     description: Port of the load balancer's test listener (C(compute_test_listener_port)), not 80 or 443.
     type: int
@@ -187,8 +172,14 @@ options:
     description: Tagged images the ECR lifecycle policy keeps (C(compute_ecr_keep_images)).
     type: int
     default: 30
+extends_documentation_fragment:
+  - macroai.deploy.ecs.deployment_steps
+  - macroai.deploy.attributes
+  - macroai.deploy.attributes.read_only
 notes:
-  - Supports check mode; it never changes anything.
+  - O(bake_time_minutes), O(linear_step_percent), O(linear_step_bake_minutes), O(canary_percent) and
+    O(canary_bake_minutes) are the role's variables of the same names with the C(compute_) prefix, for
+    example C(compute_bake_time_minutes).
 """
 
 EXAMPLES = r"""

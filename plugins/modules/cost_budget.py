@@ -90,10 +90,22 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - macroai.deploy.attributes
+  - macroai.deploy.attributes.actiongroup_aws
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reads and reports what would change without writing.
+  diff_mode:
+    support: full
+    details:
+      - Shows the budget and its alerts before and after.
+  idempotent:
+    support: full
+    details:
+      - A second run with the same options reports C(changed=false) and makes no write call.
 notes:
-  - Supports check mode, which reads and reports what would change without writing, and C(--diff), which
-    shows the budget and its alerts before and after.
-  - Idempotent - a second run with the same options reports C(changed=false) and makes no write call.
   - At least one of O(notify_emails) and O(sns_topic_arn) is needed unless O(alerts) is empty.
   - Needs C(budgets:ViewBudget) and C(budgets:ModifyBudget).
 seealso:

@@ -282,14 +282,8 @@ options:
     type: int
     default: 0
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
+  - macroai.deploy.attributes
+  - macroai.deploy.attributes.read_only
 notes:
   - Prices are data in C(plugins/module_utils/_prices.py), each with its date and source; re-check a line
     against AWS's price list files when it matters.

@@ -77,11 +77,23 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - macroai.deploy.attributes
+  - macroai.deploy.attributes.actiongroup_aws
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reads the lock and predicts the outcome (a refusal included) without writing or creating the table.
+  diff_mode:
+    support: full
+    details:
+      - Shows the lock before and after.
+  idempotent:
+    support: full
+    details:
+      - Taking a lock the same O(owner) holds, or releasing one that is not there, reports C(changed=false)
+        and writes nothing. A lock of the same O(owner) that has expired is renewed.
 notes:
-  - Supports check mode, which reads the lock and predicts the outcome (a refusal included) without writing or
-    creating the table, and C(--diff), which shows the lock before and after.
-  - Idempotent - taking a lock the same O(owner) holds, or releasing one that is not there, reports
-    C(changed=false) and writes nothing. A lock of the same O(owner) that has expired is renewed.
   - The holder's liveness is read from C(/proc) on the controller; a process is told from a later one with
     the same pid by its start time.
   - Needs C(dynamodb:DescribeTable), C(dynamodb:CreateTable), C(dynamodb:DescribeTimeToLive),

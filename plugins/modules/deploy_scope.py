@@ -83,12 +83,14 @@ options:
         of O(commit).
     type: str
     default: ''
+extends_documentation_fragment:
+  - macroai.deploy.attributes
+  - macroai.deploy.attributes.read_only
 notes:
   - Needs C(git) on the controller. Give the release commit as a full sha so the ledger records what was
     compared; the result's RV(commit) and RV(base_commit) are always full.
   - "In CI, clone with full history (C(actions/checkout) with C(fetch-depth: 0)): in a shallow clone the last
     release's commit is usually missing and everything is released."
-  - Supports check mode (it only reads, so it runs the same); there is no C(--diff), nothing being changed.
 """
 
 EXAMPLES = r"""

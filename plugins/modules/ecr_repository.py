@@ -69,10 +69,22 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - macroai.deploy.attributes
+  - macroai.deploy.attributes.actiongroup_aws
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reads and reports what would change without writing.
+  diff_mode:
+    support: full
+    details:
+      - Shows the repository's settings, lifecycle policy and tags before and after.
+  idempotent:
+    support: full
+    details:
+      - A second run with the same options reports C(changed=false) and makes no write call.
 notes:
-  - Supports check mode, which reads and reports what would change without writing, and C(--diff), which
-    shows the repository's settings, lifecycle policy and tags before and after.
-  - Idempotent - a second run with the same options reports C(changed=false) and makes no write call.
   - Needs C(ecr:DescribeRepositories), C(ecr:CreateRepository), C(ecr:GetLifecyclePolicy),
     C(ecr:PutLifecyclePolicy), C(ecr:PutImageTagMutability), C(ecr:PutImageScanningConfiguration),
     C(ecr:ListTagsForResource), C(ecr:TagResource), C(ecr:UntagResource) (and C(ecr:DeleteRepository),

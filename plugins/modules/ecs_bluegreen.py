@@ -13,7 +13,8 @@ description:
     V(ROLLING) for services without traffic shifting.
   - Creates the service when it does not exist (with the C(ECS) deployment controller), and updates it when
     the task definition, the deployment settings, the desired count, the network configuration or the load
-    balancer settings differ. Options left unset keep the service's current values.
+    balancer settings differ. Options left unset keep the service's current values (a new service gets a
+    bake time of 5 minutes when O(bake_time_minutes) is unset).
   - Creates the production (and test) listener rule once, forwarding C(/*) to the blue target group (weight
     100) and the green one (weight 0). Afterwards ECS owns the weights; this module only reads them. A rule
     that forwards to one of the target groups but not both is reported as an error, never edited.
@@ -55,57 +56,8 @@ options:
       - The task definition to release. Required with O(state=present).
       - A new revision is registered only when a field set here differs from the revision the service runs
         (and from the family's newest revision, which is reused when it matches).
+      - Environment values are shown in results and C(--diff), except those named in O(sensitive_environment).
     type: dict
-    suboptions:
-      family:
-        description:
-          - Task definition family.
-        type: str
-        required: true
-      container_definitions:
-        description:
-          - Container definitions exactly as C(RegisterTaskDefinition) takes them, with AWS's camelCase keys
-            (for example C(name), C(image), C(portMappings), C(environment), C(secrets),
-            C(logConfiguration)).
-          - Environment values are shown in results and C(--diff), except those named in
-            O(sensitive_environment). Pass secrets by reference in C(secrets) (C(valueFrom) an SSM parameter
-            or Secrets Manager ARN), never as environment values.
-        type: list
-        elements: dict
-        required: true
-      cpu:
-        description:
-          - Task-level CPU units, for example V('256').
-        type: str
-      memory:
-        description:
-          - Task-level memory in MiB, for example V('512').
-        type: str
-      execution_role_arn:
-        description:
-          - ARN of the role ECS uses to pull the image, fetch secrets and ship logs.
-        type: str
-      task_role_arn:
-        description:
-          - ARN of the role the application's containers assume.
-        type: str
-      network_mode:
-        description:
-          - Docker networking mode of the task's containers.
-        type: str
-        choices: [awsvpc, bridge, host, none]
-        default: awsvpc
-      requires_compatibilities:
-        description:
-          - Launch types the task definition is validated against.
-        type: list
-        elements: str
-        default: [FARGATE]
-      runtime_platform:
-        description:
-          - C(runtimePlatform) as AWS takes it, for example C(cpuArchitecture=ARM64) and
-            C(operatingSystemFamily=LINUX).
-        type: dict
   to_task_definition:
     description:
       - With O(state=rolled_back), the task definition to release, as an ARN or C(family:revision).
@@ -125,21 +77,6 @@ options:
     description:
       - The tasks' C(awsvpc) network configuration. Required to create a service.
     type: dict
-    suboptions:
-      subnets:
-        description:
-          - Subnet IDs the tasks run in.
-        type: list
-        elements: str
-      security_groups:
-        description:
-          - Security group IDs of the tasks.
-        type: list
-        elements: str
-      assign_public_ip:
-        description:
-          - Whether tasks get a public IP address (needed in public subnets without a NAT gateway).
-        type: bool
   launch_type:
     description:
       - Launch type of a new service (V(FARGATE) when neither this nor O(capacity_provider_strategy) is set).
@@ -150,22 +87,6 @@ options:
     description:
       - Capacity provider strategy, for example Fargate Spot with a Fargate base.
     type: list
-    elements: dict
-    suboptions:
-      capacity_provider:
-        description:
-          - Capacity provider name, for example V(FARGATE_SPOT).
-        type: str
-        required: true
-      weight:
-        description:
-          - Relative share of tasks.
-        type: int
-        default: 1
-      base:
-        description:
-          - Tasks placed on this provider before weights apply.
-        type: int
   health_check_grace_period_seconds:
     description:
       - Seconds ECS ignores failing load balancer health checks of a new task.
@@ -217,27 +138,6 @@ options:
     type: str
     choices: [BLUE_GREEN, LINEAR, CANARY, ROLLING]
     default: BLUE_GREEN
-  bake_time_minutes:
-    description:
-      - Minutes both versions keep running after production traffic has moved; a rollback in that window is a
-        listener flip. When unset, the service keeps its bake time, and a service without one gets 5.
-    type: int
-  linear_step_percent:
-    description:
-      - With O(strategy=LINEAR), the share of production traffic moved at each step (3 to 100).
-    type: float
-  linear_step_bake_minutes:
-    description:
-      - With O(strategy=LINEAR), the minutes between steps.
-    type: int
-  canary_percent:
-    description:
-      - With O(strategy=CANARY), the share of production traffic moved first (0.1 to 100).
-    type: float
-  canary_bake_minutes:
-    description:
-      - With O(strategy=CANARY), the minutes before the rest of the traffic moves.
-    type: int
   alarms:
     description:
       - CloudWatch alarm names; one in ALARM during the deployment rolls it back. An empty list turns alarm
@@ -277,35 +177,41 @@ options:
       - Has no effect on what O(tags) or O(cluster_tags) leave unset.
     type: bool
     default: true
-  wait:
-    description:
-      - Whether to wait until the deployment ends. Without waiting, the deployment's status when it started is
-        returned.
-    type: bool
-    default: true
   wait_timeout:
-    description:
-      - Seconds to wait for the deployment. On timeout the task fails but ECS carries on; running the task
-        again with the same input waits for the same deployment without starting another one.
-    type: int
     default: 900
   poll_interval:
-    description:
-      - Seconds between two reads of the deployment's status.
     type: int
     default: 10
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - macroai.deploy.ecs.task_definition
+  - macroai.deploy.ecs.placement
+  - macroai.deploy.ecs.deployment_steps
+  - macroai.deploy.wait
+  - macroai.deploy.wait.optional
+  - macroai.deploy.attributes
+  - macroai.deploy.attributes.actiongroup_aws
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reads but never writes, and predicts in RV(plan) whether a revision would be registered, the service
+        created or updated, a deployment started or stopped, and listener rules created.
+  diff_mode:
+    support: full
+    details:
+      - Shows the task definition (images, environment, CPU, memory, secrets by reference), the deployment
+        configuration and, when O(tags) or O(cluster_tags) is set, the service's or the cluster's tags before
+        and after.
+  idempotent:
+    support: full
+    details:
+      - The same input again changes nothing and reports C(changed=false).
 notes:
-  - Supports check mode (C(--check)), which reads but never writes, and predicts in RV(plan) whether a
-    revision would be registered, the service created or updated, a deployment started or stopped, and
-    listener rules created.
-  - Supports C(--diff), showing the task definition (images, environment, CPU, memory, secrets by
-    reference), the deployment configuration and, when O(tags) or O(cluster_tags) is set, the service's or
-    the cluster's tags before and after.
-  - "Idempotent: the same input again changes nothing and reports C(changed=false)."
+  - It waits for the service deployment. On O(wait_timeout) the task fails but ECS carries on; running the
+    task again with the same input waits for the same deployment without starting another one.
   - The service's load balancer entry is compared with blue and green in either order, since ECS swaps them as
     it releases.
 seealso:

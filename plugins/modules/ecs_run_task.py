@@ -37,52 +37,8 @@ options:
   task_definition_spec:
     description:
       - A task definition to register, or to reuse when the family's newest revision already matches, with
-        the options of M(macroai.deploy.ecs_bluegreen)'s C(task_definition).
+        the same fields as M(macroai.deploy.ecs_bluegreen)'s C(task_definition).
     type: dict
-    suboptions:
-      family:
-        description:
-          - Task definition family.
-        type: str
-        required: true
-      container_definitions:
-        description:
-          - Container definitions as C(RegisterTaskDefinition) takes them (camelCase keys).
-        type: list
-        elements: dict
-        required: true
-      cpu:
-        description:
-          - Task-level CPU units, for example V('256').
-        type: str
-      memory:
-        description:
-          - Task-level memory in MiB, for example V('512').
-        type: str
-      execution_role_arn:
-        description:
-          - ARN of the role ECS uses to pull the image, fetch secrets and ship logs.
-        type: str
-      task_role_arn:
-        description:
-          - ARN of the role the application's containers assume.
-        type: str
-      network_mode:
-        description:
-          - Docker networking mode of the task's containers.
-        type: str
-        choices: [awsvpc, bridge, host, none]
-        default: awsvpc
-      requires_compatibilities:
-        description:
-          - Launch types the task definition is validated against.
-        type: list
-        elements: str
-        default: [FARGATE]
-      runtime_platform:
-        description:
-          - C(runtimePlatform) as AWS takes it.
-        type: dict
   container_name:
     description:
       - The container O(command) and O(environment) apply to, and whose exit code and logs are reported.
@@ -103,21 +59,6 @@ options:
     description:
       - The task's C(awsvpc) network configuration. Required for task definitions in C(awsvpc) mode.
     type: dict
-    suboptions:
-      subnets:
-        description:
-          - Subnet IDs the task runs in.
-        type: list
-        elements: str
-      security_groups:
-        description:
-          - Security group IDs of the task.
-        type: list
-        elements: str
-      assign_public_ip:
-        description:
-          - Whether the task gets a public IP (needed in public subnets without a NAT gateway).
-        type: bool
   launch_type:
     description:
       - Launch type of the task. Without it and without O(capacity_provider_strategy) the cluster's default
@@ -128,22 +69,6 @@ options:
     description:
       - Capacity providers to place the task with, for example V(FARGATE_SPOT).
     type: list
-    elements: dict
-    suboptions:
-      capacity_provider:
-        description:
-          - Name of the capacity provider.
-        type: str
-        required: true
-      weight:
-        description:
-          - Relative weight.
-        type: int
-        default: 1
-      base:
-        description:
-          - Tasks placed on this provider first.
-        type: int
   started_by:
     description:
       - The C(startedBy) tag ECS records on the task (at most 128 characters), for example a release id.
@@ -154,21 +79,9 @@ options:
       - Tags of the task, and of the revision registered from O(task_definition_spec) (added to a reused
         revision; tags it already has are kept).
     type: dict
-  wait:
-    description:
-      - Wait until the task stops. With V(false) the module returns once the task is started, with
-        RV(exit_code) null, and does not fail on the task's outcome.
-    type: bool
-    default: true
   wait_timeout:
-    description:
-      - Seconds to wait for the task to stop.
-    type: int
     default: 600
   poll_interval:
-    description:
-      - Seconds between two reads of the task's status.
-    type: float
     default: 5
   stop_on_timeout:
     description:
@@ -184,11 +97,31 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - macroai.deploy.ecs.task_definition_spec
+  - macroai.deploy.ecs.placement
+  - macroai.deploy.wait
+  - macroai.deploy.wait.optional
+  - macroai.deploy.attributes
+  - macroai.deploy.attributes.actiongroup_aws
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Resolves the task definition (registering nothing) and returns what would run, with RV(task_arn)
+        null; no task starts.
+  diff_mode:
+    support: none
+    details:
+      - A task run has no before and after.
+  idempotent:
+    support: none
+    details:
+      - Running a task is an action, not a state; it reports C(changed) every time it runs one. Guard the
+        task with C(when) (for example, only when migration files changed).
 notes:
-  - Supports check mode, which resolves the task definition (registering nothing) and returns what would
-    run, with RV(task_arn) null; no task starts. There is no C(--diff), since a task run has no before
-    and after.
-  - Not idempotent by nature. Guard the task with C(when) (for example, only when migration files changed).
+  - With O(wait=false) the module returns once the task has started, with RV(exit_code) null, and does not
+    fail on the task's outcome. On O(wait_timeout) the task is stopped (O(stop_on_timeout)) and the module
+    fails.
   - The container's output reaches RV(log_tail) only through the C(awslogs) log driver.
 seealso:
   - module: macroai.deploy.ecs_bluegreen

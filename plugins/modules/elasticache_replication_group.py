@@ -111,29 +111,36 @@ options:
     description:
       - With O(state=absent), the name of a snapshot to take before deleting.
     type: str
-  wait:
-    description:
-      - Wait until the group is C(available) after creating or changing it (or gone after deleting).
-    type: bool
-    default: true
   wait_timeout:
-    description:
-      - Seconds to wait. Creating a group takes 5 to 15 minutes on AWS.
-    type: int
     default: 1800
   poll_interval:
-    description:
-      - Seconds between two reads of the group's status.
-    type: float
     default: 15
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.tags
   - amazon.aws.boto3
+  - macroai.deploy.wait
+  - macroai.deploy.wait.optional
+  - macroai.deploy.attributes
+  - macroai.deploy.attributes.actiongroup_aws
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Only reads, and reports what would change.
+  diff_mode:
+    support: full
+    details:
+      - Shows the group's settings before and after.
+  idempotent:
+    support: full
+    details:
+      - A second run with the same options reports C(changed=false).
 notes:
-  - Supports check mode, which only reads, and C(--diff), which shows the group's settings before and after.
-  - "Idempotent: a second run with the same options reports C(changed=false)."
+  - It waits until the group is C(available) after creating or changing it (or gone after deleting);
+    creating a group takes 5 to 15 minutes on AWS. On O(wait_timeout) the task fails but ElastiCache carries
+    on with the change.
   - The security groups and subnet group are read from the group's first cache cluster; where that cannot
     be read they are not compared.
 """

@@ -108,20 +108,35 @@ options:
       - With O(return_connection_uri), the role to connect as. Defaults to the database's owner.
     type: str
   wait_timeout:
-    description:
-      - Seconds to wait for Neon's operations (and for the branch to be ready) after each change.
-    type: int
     default: 300
   poll_interval:
     description:
       - Seconds between two reads of an operation's status. Neon suggests 2 to 5.
-    type: float
     default: 2
 extends_documentation_fragment:
   - macroai.deploy.neon
+  - macroai.deploy.wait
+  - macroai.deploy.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Only reads, and reports what would change.
+  diff_mode:
+    support: full
+    details:
+      - Shows the branch's state, parent, C(protected) and C(expires_at) before and after.
+  idempotent:
+    support: partial
+    details:
+      - V(present) and V(absent) are; the branch is found again by its name, and a branch already gone is not
+        a change.
+      - V(restored) is with O(preserve_under_name), whose branch a rerun finds; without it every run restores
+        again.
 notes:
-  - Supports check mode, which only reads, and C(--diff), which shows the branch's state, parent,
-    C(protected) and C(expires_at) before and after.
+  - It waits for every operation Neon returns (and for the branch to be ready) after each change. On
+    O(wait_timeout) the task fails; Neon finishes the operation, and running the task again with the same
+    input finds the branch as it then is.
   - Restoring from itself works only inside the project's history retention window (6 hours on Neon's Free
     plan). The robust restore point before a migration is a backup branch whose RV(lsn) is recorded; to roll
     back, restore the production branch from itself at that LSN.

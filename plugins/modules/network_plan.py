@@ -65,8 +65,9 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-notes:
-  - Supports check mode fully; the module is read-only.
+  - macroai.deploy.attributes
+  - macroai.deploy.attributes.read_only
+  - macroai.deploy.attributes.actiongroup_aws
 """
 
 EXAMPLES = r"""

@@ -70,8 +70,9 @@ options:
     description: Verify HTTPS certificates.
     type: bool
     default: true
-notes:
-  - Supports check mode (the checks only read, so they run the same); there is no C(--diff).
+extends_documentation_fragment:
+  - macroai.deploy.attributes
+  - macroai.deploy.attributes.read_only
 """
 
 EXAMPLES = r"""

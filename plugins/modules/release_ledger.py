@@ -67,10 +67,22 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - macroai.deploy.attributes
+  - macroai.deploy.attributes.actiongroup_aws
+attributes:
+  check_mode:
+    support: full
+    details:
+      - V(present) predicts the stored entry without writing or creating the table; the queries only read.
+  diff_mode:
+    support: full
+    details:
+      - V(present) shows the entry before and after; the queries change nothing.
+  idempotent:
+    support: full
+    details:
+      - Recording the same entry again reports C(changed=false) and writes nothing.
 notes:
-  - Supports check mode, in which V(present) predicts the stored entry without writing or creating the table,
-    and C(--diff), which shows the entry before and after.
-  - Idempotent - recording the same entry again reports C(changed=false) and writes nothing.
   - A release's record and its by-id pointer are written in one transaction, conditional on the pointer
     being as read, so two runs recording the same release cannot interleave.
   - Needs C(dynamodb:DescribeTable), C(dynamodb:CreateTable), C(dynamodb:DescribeTimeToLive),

@@ -91,6 +91,9 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - macroai.deploy.attributes
+  - macroai.deploy.attributes.read_only
+  - macroai.deploy.attributes.actiongroup_aws
 notes:
   - Needs C(cloudwatch:GetMetricData), C(elasticloadbalancing:DescribeLoadBalancers) and, with
     O(db_instance_identifier), C(rds:DescribeDBInstances).

@@ -48,6 +48,9 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - macroai.deploy.attributes
+  - macroai.deploy.attributes.read_only
+  - macroai.deploy.attributes.actiongroup_aws
 notes:
   - The Tagging API returns only resources that have, or once had, a tag; a resource created with no tag at
     all is found only through the VPC and name rules above (an untagged ECR repository or IAM role named

@@ -32,9 +32,21 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-notes:
-  - Supports check mode and C(--diff).
-  - "Idempotent: a second run reports C(changed=false)."
+  - macroai.deploy.attributes
+  - macroai.deploy.attributes.actiongroup_aws
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reads and reports what would change without writing.
+  diff_mode:
+    support: full
+    details:
+      - Shows the web ACL associated before and after.
+  idempotent:
+    support: full
+    details:
+      - A second run reports C(changed=false).
 """
 
 EXAMPLES = r"""
