@@ -768,7 +768,7 @@ def _present(session: _Session) -> None:
     branch = find_branch(client, session.path, request.name)
     result.before = diff_view(branch)
     if request.restore_points is not None:
-        _prune(session, exists=branch is not None)
+        _prune(session, request.restore_points, exists=branch is not None)
     if branch is None:
         branch = _create(session)
     elif request.parent is not None:
@@ -790,13 +790,12 @@ def _present(session: _Session) -> None:
     result.after = diff_view(branch)
 
 
-def _prune(session: _Session, exists: bool) -> None:
-    """Delete the oldest restore points beyond ``restore_points.keep``, before a new one is made, so that the
-    new one fits in the plan's branch quota."""
+def _prune(session: _Session, policy: RestorePoints, exists: bool) -> None:
+    """Delete the oldest restore points beyond ``policy.keep``, before a new one is made, so that the new one
+    fits in the plan's branch quota."""
     client, request, result = session.client, session.request, session.result
-    assert request.restore_points is not None
     branches = list_branches(client, session.path)
-    for branch in restore_points_to_delete(branches, request.restore_points, request.name, exists):
+    for branch in restore_points_to_delete(branches, policy, request.name, exists):
         result.changed = True
         result.pruned.append({key: branch.get(key) for key in ("id", "name", "created_at", "parent_lsn")})
         if session.check_mode:
