@@ -41,6 +41,7 @@ MAX_PAGES = 100
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LSN = re.compile(r"^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$")
 _BRANCH_ID = re.compile(r"^br-[a-z0-9-]+$")
+BRANCHES_LIMIT_CODE = "BRANCHES_LIMIT_EXCEEDED"
 HINTS = {
     400: "fix the request as Neon's message says",
     401: "check api_key (or NEON_API_KEY): Neon did not accept it",
@@ -48,7 +49,13 @@ HINTS = {
     404: "check project_id and the branch names or ids given",
     409: "another branch has that name: choose another, or let the module reuse the existing one",
     412: "the project does not store passwords: reset the role's password in Neon instead",
-    422: "fix the request as Neon's message says",
+    422: "the project's Neon plan does not allow this (see Neon's message): stay within the plan or move the "
+    "project to a plan that offers it",
+}
+CODE_HINTS = {
+    BRANCHES_LIMIT_CODE: "the project has as many branches as its Neon plan allows (10 on Free, the root "
+    "branch included): delete branches no longer needed (restore_points.keep bounds the restore points this "
+    "module keeps; a restore's preserved branches stay until you delete them), or move to a paid plan",
 }
 
 NEON_COMMON_ARGS = dict(
@@ -204,6 +211,7 @@ class NeonClient:
     def _error(self, method: str, path: str, status: int, data: Any, attempts: int) -> NeonError:
         neon_message = data.get("message") if isinstance(data, dict) else None
         request_id = data.get("request_id") if isinstance(data, dict) else None
+        code = (data.get("code") or None) if isinstance(data, dict) else None
         said = neon_message or (data if isinstance(data, str) and data else "no message")
         if status in RETRY_STATUSES:
             hint = (
@@ -213,11 +221,13 @@ class NeonClient:
         elif status >= 500:
             hint = "Neon failed on its side: run again later, and check https://neonstatus.com"
         else:
-            hint = HINTS.get(status, "see Neon's message")
+            hint = CODE_HINTS.get(code or "") or HINTS.get(status, "see Neon's message")
+        coded = f" ({code})" if code else ""
         return NeonError(
-            f"Neon answered {status} to {method} {path}: {said}. What to do: {hint}.",
+            f"Neon answered {status}{coded} to {method} {path}: {said}. What to do: {hint}.",
             status=status,
             request_id=request_id,
+            code=code,
         )
 
     def get(self, path: str, query: Mapping[str, Any] | None = None, accept: Sequence[int] = ()) -> Answer:
@@ -290,6 +300,152 @@ class EndpointSpec:
 
 
 @dataclass(frozen=True)
+class NeonPlan:
+    """What a Neon plan lets a project have (neon.com/docs/introduction/plans, updated 2026-11-12; protected
+    branches: neon.com/docs/guides/protected-branches; restore window: neon.com/docs/introduction/
+    restore-window). Launch and Scale bill branches beyond those included (10 and 25) up to 5,000."""
+
+    name: str
+    branches: int  # a project's branches, the root branch included
+    protected_branches: int
+    max_history_retention_hours: int
+    max_autoscaling_cu: float
+    max_fixed_cu: float  # a compute whose minimum and maximum are equal
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "branches": self.branches,
+            "protected_branches": self.protected_branches,
+            "offers_protected_branches": self.protected_branches > 0,
+            "max_history_retention_hours": self.max_history_retention_hours,
+            "max_autoscaling_cu": self.max_autoscaling_cu,
+            "max_fixed_cu": self.max_fixed_cu,
+        }
+
+
+NEON_PLANS = {
+    "free": NeonPlan("free", 10, 0, 6, 2.0, 2.0),
+    "launch": NeonPlan("launch", 5000, 2, 168, 16.0, 16.0),
+    "scale": NeonPlan("scale", 5000, 5, 720, 16.0, 56.0),
+}
+# Branches of the project besides the restore points: its root branch, the production branch, and room for
+# the branch a restore preserves (a failed migration's, a database rollback's).
+OTHER_BRANCHES = 3
+
+
+def neon_plan(name: str) -> NeonPlan:
+    plan = NEON_PLANS.get(str(name).strip().lower())
+    if plan is None:
+        raise NeonError(f"{name!r} is not a Neon plan: use one of {', '.join(NEON_PLANS)}")
+    return plan
+
+
+def plan_of_subscription(subscription_type: str | None) -> str | None:
+    """The plan of Neon's ``project.owner.subscription_type`` (free_v3, launch_v3, scale, ...), or None when
+    it names none of free, launch or scale (legacy plans, or no billing account: UNKNOWN)."""
+    kind = str(subscription_type or "").lower()
+    return next((name for name in NEON_PLANS if kind.startswith(name)), None)
+
+
+def data_settings_problems(
+    plan: str,
+    history_retention_hours: Any,
+    min_cu: Any,
+    max_cu: Any,
+    keep_restore_points: Any,
+    project_subscription: str | None = None,
+) -> list[str]:
+    """The data role's Neon settings against the plan (data_neon_*), each problem naming its variable."""
+    chosen = NEON_PLANS.get(str(plan).strip().lower())
+    if chosen is None:
+        return [f"data_neon_plan={plan} is not a Neon plan: use free, launch or scale"]
+    problems = []
+    hours = _number(history_retention_hours)
+    if hours is None or not 0 <= hours <= chosen.max_history_retention_hours:
+        problems.append(
+            f"data_neon_history_retention_hours={history_retention_hours} is over the Neon {chosen.name} "
+            f"plan's maximum of {chosen.max_history_retention_hours} hours (data_neon_plan): lower it, or "
+            "move the project to launch (168 h) or scale (720 h)"
+        )
+    low, high = _number(min_cu), _number(max_cu)
+    if low is None or high is None or not 0.25 <= low <= high <= 56:
+        problems.append(
+            f"data_neon_autoscaling_min_cu={min_cu} and data_neon_autoscaling_max_cu={max_cu} must satisfy "
+            "0.25 <= min <= max <= 56 compute units"
+        )
+    else:
+        ceiling = chosen.max_fixed_cu if low == high else chosen.max_autoscaling_cu
+        if high > ceiling:
+            kind = "a fixed-size compute" if low == high else "autoscaling"
+            problems.append(
+                f"data_neon_autoscaling_max_cu={max_cu} is over the Neon {chosen.name} plan's maximum for "
+                f"{kind} ({ceiling:g} CU): lower it, or move the project to a plan that allows it"
+            )
+    keep = _number(keep_restore_points)
+    most = chosen.branches - OTHER_BRANCHES
+    if keep is None or keep != int(keep) or not 1 <= keep <= most:
+        problems.append(
+            f"data_neon_keep_restore_points={keep_restore_points} must be 1 to {most} on the Neon "
+            f"{chosen.name} plan: with the root branch, the production branch and room for a restore's "
+            f"preserved branch, the project may have {chosen.branches} branches"
+        )
+    actual = plan_of_subscription(project_subscription)
+    if project_subscription and actual is not None and actual != chosen.name:
+        problems.append(
+            f"data_neon_plan={chosen.name}, but Neon reports the project on the {actual} plan "
+            f"(owner.subscription_type {project_subscription}): set data_neon_plan={actual}, or move the "
+            "project's account to that plan"
+        )
+    return problems
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class RestorePoints:
+    """Branches named ``prefix...`` are restore points: keep at most ``keep`` of them (the branch the request
+    makes counted), the oldest deleted first, never one named in ``retain``."""
+
+    prefix: str
+    keep: int
+    retain: tuple[str, ...] = ()
+
+
+def restore_points_to_delete(
+    branches: Sequence[Mapping[str, Any]], policy: RestorePoints, name: str, exists: bool
+) -> list[Mapping[str, Any]]:
+    """The restore points to delete, oldest first, so that at most ``policy.keep`` remain with ``name``.
+
+    Never deleted: ``name``, a branch in ``retain``, the default or a protected branch, and a branch with
+    children (Neon refuses to delete those). They count all the same.
+    """
+    parents = {b.get("parent_id") for b in branches}
+    points = [b for b in branches if str(b.get("name", "")).startswith(policy.prefix)]
+    count = len(points) + (1 if name.startswith(policy.prefix) and not exists else 0)
+    deletable = sorted(
+        (
+            b
+            for b in points
+            if b.get("name") != name
+            and b.get("name") not in policy.retain
+            and not b.get("default")
+            and not b.get("protected")
+            and b.get("id") not in parents
+        ),
+        key=lambda b: (str(b.get("created_at") or ""), str(b.get("name"))),
+    )
+    return deletable[: max(count - policy.keep, 0)]
+
+
+@dataclass(frozen=True)
 class BranchRequest:
     project_id: str
     name: str
@@ -307,10 +463,21 @@ class BranchRequest:
     role_name: str | None = None
     wait_timeout: float = 300.0
     poll_interval: float = 2.0
+    restore_points: RestorePoints | None = None
 
 
 def validate(request: BranchRequest) -> None:
     """Fail before any call, naming the option."""
+    if request.restore_points is not None:
+        if request.state != "present":
+            raise NeonError("restore_points: only with state=present (the branch made is the newest one)")
+        if not request.restore_points.prefix:
+            raise NeonError("restore_points.prefix: give the name prefix the restore points share")
+        if request.restore_points.keep < 1:
+            raise NeonError(
+                f"restore_points.keep: {request.restore_points.keep} would delete the restore point being "
+                "made; keep at least 1"
+            )
     for option, value in (("name", request.name), ("preserve_under_name", request.preserve_under_name)):
         if option == "name" or value is not None:
             problem = branch_name_problem(value)
@@ -527,6 +694,7 @@ class BranchResult:
     endpoint: dict[str, Any] | None = None
     operations: list[dict[str, Any]] = field(default_factory=list)
     preserved_branch: dict[str, Any] | None = None
+    pruned: list[dict[str, Any]] = field(default_factory=list)
     connection_uri: str | None = None
     before: dict[str, Any] = field(default_factory=dict)
     after: dict[str, Any] = field(default_factory=dict)
@@ -545,6 +713,8 @@ class BranchResult:
         }
         if self.preserved_branch is not None:
             result["preserved_branch"] = summarise_branch(self.preserved_branch)
+        if self.pruned:
+            result["pruned_restore_points"] = self.pruned
         if with_connection_uri:
             result["connection_uri"] = self.connection_uri
         return result
@@ -597,6 +767,8 @@ def _present(session: _Session) -> None:
     client, request, result = session.client, session.request, session.result
     branch = find_branch(client, session.path, request.name)
     result.before = diff_view(branch)
+    if request.restore_points is not None:
+        _prune(session, request.restore_points, exists=branch is not None)
     if branch is None:
         branch = _create(session)
     elif request.parent is not None:
@@ -616,6 +788,22 @@ def _present(session: _Session) -> None:
             result.connection_uri = _connection_uri(session, branch)
     result.branch = branch
     result.after = diff_view(branch)
+
+
+def _prune(session: _Session, policy: RestorePoints, exists: bool) -> None:
+    """Delete the oldest restore points beyond ``policy.keep``, before a new one is made, so that the new one
+    fits in the plan's branch quota."""
+    client, request, result = session.client, session.request, session.result
+    branches = list_branches(client, session.path)
+    for branch in restore_points_to_delete(branches, policy, request.name, exists):
+        result.changed = True
+        result.pruned.append({key: branch.get(key) for key in ("id", "name", "created_at", "parent_lsn")})
+        if session.check_mode:
+            continue
+        path = f"{session.path}/branches/{quote(str(branch['id']), safe='')}"
+        answer = client.request("DELETE", path)
+        if answer.status != 204:
+            session.wait(answer.data)
 
 
 def _create(session: _Session) -> dict[str, Any] | None:

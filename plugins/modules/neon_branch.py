@@ -113,6 +113,35 @@ options:
     description:
       - Seconds between two reads of an operation's status. Neon suggests 2 to 5.
     default: 2
+  restore_points:
+    description:
+      - With O(state=present), treat the branches whose names start with O(restore_points.prefix) as restore
+        points (backup branches taken before migrations) and keep at most O(restore_points.keep) of them,
+        O(name) included, so that each new one fits in the plan's branch quota (10 branches on Neon's Free
+        plan, the root branch included).
+      - The oldest are deleted first, before O(name) is created. Never deleted are O(name), the branches named
+        in O(restore_points.retain), the default branch, protected branches and branches with children; they
+        still count.
+      - In check mode the branches that would be deleted are returned and nothing is deleted.
+    type: dict
+    suboptions:
+      prefix:
+        description:
+          - The name prefix every restore point has, for example V(production-pre-migrate-).
+        type: str
+        required: true
+      keep:
+        description:
+          - How many restore points to keep, at least 1.
+        type: int
+        required: true
+      retain:
+        description:
+          - Restore points never to delete, for example the one the newest successful release's rollback
+            restores from.
+        type: list
+        elements: str
+        default: []
 extends_documentation_fragment:
   - macroai.deploy.neon
   - macroai.deploy.wait
@@ -174,6 +203,17 @@ EXAMPLES = r"""
     state: restored
     source_lsn: "{{ restore_point.lsn }}"
     preserve_under_name: "main-before-rollback-{{ release_id }}"
+
+- name: A restore point before a migration, keeping the three newest and the one rollback would use
+  macroai.deploy.neon_branch:
+    project_id: "{{ neon_project_id }}"
+    name: "production-pre-migrate-{{ release_id }}"
+    parent: production
+    restore_points:
+      prefix: production-pre-migrate-
+      keep: 3
+      retain: ["production-pre-migrate-{{ last_successful_release_id }}"]
+  register: restore_point
 
 - name: Delete the preview branch
   macroai.deploy.neon_branch:
@@ -294,6 +334,25 @@ connection_uri:
   description: A PostgreSQL connection URI with the role's password. Only for tasks with C(no_log) set.
   returned: when O(return_connection_uri=true) and not in check mode
   type: str
+pruned_restore_points:
+  description:
+    - With O(restore_points), the restore points deleted (predicted in check mode), oldest first.
+  returned: when O(restore_points) deleted any
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Branch ID.
+      type: str
+    name:
+      description: Branch name.
+      type: str
+    created_at:
+      description: When it was made.
+      type: str
+    parent_lsn:
+      description: The LSN it kept.
+      type: str
 api_retries:
   description: How many answers (423, 429, 503) were retried.
   returned: always
@@ -308,6 +367,7 @@ from ansible_collections.macroai.deploy.plugins.module_utils._neon import (  # n
     EndpointSpec,
     NeonClient,
     NeonError,
+    RestorePoints,
     RetryPolicy,
     ensure_branch,
 )
@@ -315,6 +375,7 @@ from ansible_collections.macroai.deploy.plugins.module_utils._neon import (  # n
 
 def build_request(params):
     endpoint = params["endpoint"]
+    points = params["restore_points"]
     return BranchRequest(
         project_id=params["project_id"],
         name=params["name"],
@@ -340,6 +401,11 @@ def build_request(params):
         role_name=params["role_name"],
         wait_timeout=params["wait_timeout"],
         poll_interval=params["poll_interval"],
+        restore_points=(
+            RestorePoints(points["prefix"], points["keep"], tuple(points["retain"] or ()))
+            if points is not None
+            else None
+        ),
     )
 
 
@@ -368,6 +434,14 @@ def main():
         role_name=dict(type="str"),
         wait_timeout=dict(type="int", default=300),
         poll_interval=dict(type="float", default=2.0),
+        restore_points=dict(
+            type="dict",
+            options=dict(
+                prefix=dict(type="str", required=True),
+                keep=dict(type="int", required=True),
+                retain=dict(type="list", elements="str", default=[]),
+            ),
+        ),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,

@@ -1,5 +1,8 @@
 """The Neon API v2 subset as a WSGI app, mounted on the sandbox's front door under ``/neon/api/v2``.
 
+The sandbox's own admin route, outside Neon's API: ``PUT /neon/_sandbox/projects/<id>/plan`` with
+``{"plan": "free" | "launch" | "scale"}`` moves a project to that plan (sandbox.neon.plans).
+
 Each request: route -> Bearer key (401) -> fault rules (service ``neon``, action = the operation name, e.g.
 ``CreateProjectBranch``) -> the model -> the request log. Errors are Neon's ``{request_id, code, message}``.
 """
@@ -22,6 +25,7 @@ from sandbox.neon.model import NeonApiError, NeonModel
 from sandbox.requestlog import RequestLog
 
 PREFIX = "/neon/api/v2"
+ADMIN_PREFIX = "/neon/_sandbox"
 SERVICE = "neon"
 # When set, the only API key accepted; otherwise any non-empty Bearer key is.
 API_KEY_ENV = "SANDBOX_NEON_API_KEY"
@@ -102,6 +106,8 @@ class NeonApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
+        if request.path.startswith(ADMIN_PREFIX + "/"):
+            return self.admin(request)(environ, start_response)
         started, clock = time.time(), time.perf_counter()
         path = request.path[len(PREFIX) :] if request.path.startswith(PREFIX) else request.path
         write = request.method not in ("GET", "HEAD", "OPTIONS")
@@ -136,6 +142,20 @@ class NeonApp:
             path=request.path,
         )
         return response(environ, start_response)
+
+    def admin(self, request: Request) -> Response:
+        parts = request.path[len(ADMIN_PREFIX) :].strip("/").split("/")
+        if len(parts) != 3 or parts[0] != "projects" or parts[2] != "plan" or request.method != "PUT":
+            return _response(404, {"error": f"no admin route {request.method} {request.path}"})
+        body = request.get_json(silent=True, force=True)
+        if not isinstance(body, dict) or not isinstance(body.get("plan"), str):
+            return _response(400, {"error": 'PUT a JSON object: {"plan": "free" | "launch" | "scale"}'})
+        try:
+            return _response(200, self.model.set_plan(parts[1], body["plan"]))
+        except ValueError as err:
+            return _response(400, {"error": str(err)})
+        except NeonApiError as err:
+            return _response(err.status, error_body(err.message, err.code))
 
     def _authorise(self, request: Request) -> None:
         scheme, _, key = (request.headers.get("Authorization") or "").partition(" ")

@@ -19,6 +19,12 @@ How it maps onto PostgreSQL, and where that differs from real Neon:
 - LSNs are the whole cluster's WAL position, not a per-branch timeline's. Endpoints are all the one local
   server (``host`` is ``127.0.0.1:<port>``); autoscaling and suspend settings are stored, not acted on, and
   a pooled URI is the same as a direct one (no PgBouncer). URIs carry no ``sslmode`` (the server has no TLS).
+- Plans (:mod:`sandbox.neon.plans`): each project has one, and the emulator refuses what the plan does not
+  offer as Neon does: more branches than the plan allows (the root branch and a restore's preserved branch
+  count), protected branches beyond the plan's number (none on Free), a history retention over the plan's
+  restore window, a compute over the plan's autoscaling or fixed-size maximum, and a restore or a branch at an
+  LSN or time older than the project's history retention. Storage, compute-hour and transfer allowances are
+  not metered.
 - Operations do their PostgreSQL work at once, then report ``scheduling`` -> ``running`` -> ``finished`` over
   a duration that :mod:`sandbox.clock` compresses; the branch stays ``init`` (or ``resetting``) and the
   project answers 423 to any other write until they finish. Operations never fail on their own.
@@ -37,6 +43,16 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sandbox import clock
+from sandbox.neon.plans import (
+    BRANCHES_LIMIT_CODE,
+    BRANCHES_LIMIT_MESSAGE,
+    BRANCHES_LIMIT_STATUS,
+    PLAN_LIMIT_STATUS,
+    Plan,
+    account_plan,
+    compute_problem,
+    plan_named,
+)
 
 SEED_PROJECT_ID = "sandbox-project"
 SEED_PROJECT_NAME = "sandbox"
@@ -46,9 +62,9 @@ DEFAULT_ROLE = "neondb_owner"
 PHYSICAL_PREFIX = "neon_"
 PG_VERSION = 17
 REGION = "aws-eu-west-2"
-# The Launch plan's maximum (7 days); the seed project keeps 1 day, as Neon's default.
-MAX_HISTORY_RETENTION_SECONDS = 604800
-DEFAULT_HISTORY_RETENTION_SECONDS = 86400
+# Neon's OpenAPI (ProjectCreateRequest.history_retention_seconds): 0 to 2592000 whatever the plan; each plan
+# has its own maximum within that (sandbox.neon.plans).
+MAX_HISTORY_RETENTION_SECONDS = 2592000
 MAX_EXPIRY_SECONDS = 30 * 86400
 MAX_NAME_LENGTH = 256
 LOCKED_MESSAGE = "project already has running conflicting operations, scheduling of some are blocked"
@@ -234,21 +250,28 @@ class Project:
     id: str
     name: str
     created: float
-    history_retention_seconds: int = DEFAULT_HISTORY_RETENTION_SECONDS
+    plan: Plan
+    history_retention_seconds: int
     store_passwords: bool = True
     roles: dict[str, Role] = field(default_factory=dict)
     branches: dict[str, Branch] = field(default_factory=dict)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     operations: dict[str, Operation] = field(default_factory=dict)
     busy_until: float = 0.0
+    # (LSN, time) whenever the emulator read the WAL position for this project: an LSN already reached
+    # before the retention horizon is outside the history (see _check_retained).
+    wal_clock: list[tuple[int, float]] = field(default_factory=list)
 
 
 class NeonModel:
     """All projects, behind one lock: every call is short, and writes are serialised as PostgreSQL needs."""
 
-    def __init__(self, backend: Backend, now: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, backend: Backend, now: Callable[[], float] = time.time, plan: Plan | None = None
+    ) -> None:
         self.backend = backend
         self.now = now
+        self.account_plan = plan or account_plan()  # the plan of every new project
         self.projects: dict[str, Project] = {}
         self._lock = threading.RLock()
         self._next_database_id = 1
@@ -267,9 +290,15 @@ class NeonModel:
     def create_project(self, body: Mapping[str, Any]) -> dict[str, Any]:
         spec = _object(body, "project", required=False)
         name = spec.get("name") or f"project-{secrets.token_hex(3)}"
+        retention = None
+        if spec.get("history_retention_seconds") is not None:
+            retention = _int(spec["history_retention_seconds"], "history_retention_seconds")
+            _check_retention(self.account_plan, retention)
         with self._lock:
             project_id = f"{_words()}-{secrets.randbelow(10**8):08d}"
             project = self._new_project(project_id, str(name), settle=False)
+            if retention is not None:
+                project.history_retention_seconds = retention
             branch = next(iter(project.branches.values()))
             endpoint = next(iter(project.endpoints.values()))
             now = self.now()
@@ -289,7 +318,14 @@ class NeonModel:
 
     def _new_project(self, project_id: str, name: str, settle: bool) -> Project:
         now = self.now()
-        project = Project(id=project_id, name=name, created=now)
+        plan = self.account_plan
+        project = Project(
+            id=project_id,
+            name=name,
+            created=now,
+            plan=plan,
+            history_retention_seconds=plan.default_history_retention_seconds,
+        )
         role = Role(DEFAULT_ROLE, _password(), now, now)
         self.backend.ensure_role(role.name, role.password)
         project.roles[role.name] = role
@@ -309,7 +345,7 @@ class NeonModel:
             history=[],
             default=True,
         )
-        branch.history.append(self._snapshot(branch))
+        branch.history.append(self._snapshot(branch, project))
         project.branches[branch.id] = branch
         endpoint = self._new_endpoint(project, branch, {}, active_from=now)
         if settle:
@@ -333,12 +369,7 @@ class NeonModel:
             operations: list[Operation] = []
             if "history_retention_seconds" in spec:
                 seconds = _int(spec["history_retention_seconds"], "history_retention_seconds")
-                if not 0 <= seconds <= MAX_HISTORY_RETENTION_SECONDS:
-                    raise NeonApiError(
-                        400,
-                        f"history_retention_seconds must be between 0 and {MAX_HISTORY_RETENTION_SECONDS} "
-                        "on this plan",
-                    )
+                _check_retention(project.plan, seconds)
                 if seconds != project.history_retention_seconds:
                     project.history_retention_seconds = seconds
                     operations = self._schedule(project, [("apply_config", None, None)])
@@ -410,7 +441,12 @@ class NeonModel:
                 if spec.get("parent_id")
                 else self._default_branch(project)
             )
+            self._check_branch_quota(project)
             protected = _bool(spec.get("protected", False), "protected")
+            if protected:
+                self._check_protected_quota(project, None)
+            for endpoint_spec in endpoint_specs:
+                self._endpoint_limits(project, endpoint_spec, 0.25, 2.0)
             expires_at = self._expiry(
                 spec.get("expires_at"), protected=protected, default=False, children=False
             )
@@ -420,7 +456,7 @@ class NeonModel:
                 point = self._point_in(project, parent, spec.get("parent_lsn"), spec.get("parent_timestamp"))
                 lsn, stamp = point.lsn, point.time
             else:
-                point = self._snapshot(parent)
+                point = self._snapshot(parent, project)
                 parent.history.append(point)
                 lsn, stamp = point.lsn, None
             branch = Branch(
@@ -469,6 +505,8 @@ class NeonModel:
                     raise NeonApiError(409, f"branch with name {spec['name']!r} already exists")
                 branch.name = spec["name"]
             protected = _bool(spec["protected"], "protected") if "protected" in spec else branch.protected
+            if protected and not branch.protected:
+                self._check_protected_quota(project, branch)
             if "expires_at" in spec:
                 branch.expires_at = self._expiry(
                     spec["expires_at"],
@@ -535,13 +573,14 @@ class NeonModel:
                     raise NeonApiError(400, f"preserve_under_name {problem}")
                 if self._by_name(project, preserve):
                     raise NeonApiError(409, f"branch with name {preserve!r} already exists")
+                self._check_branch_quota(project)  # the preserved branch is a new branch
             if lsn or stamp:
                 point = self._point_in(project, source, lsn, stamp)
             else:
-                point = self._snapshot(source)
+                point = self._snapshot(source, project)
                 source.history.append(point)
             now = self.now()
-            lsn_now = self.backend.current_lsn()
+            lsn_now = self._sample(project)
             steps: list[tuple[str, str | None, str | None]] = []
             if preserve:
                 preserved = Branch(
@@ -622,6 +661,7 @@ class NeonModel:
                 e.branch_id == branch.id and e.type == "read_write" for e in project.endpoints.values()
             ):
                 raise NeonApiError(400, f"branch {branch.id} already has a read_write endpoint")
+            self._endpoint_limits(project, spec, 0.25, 2.0)
             endpoint = self._new_endpoint(project, branch, spec, active_from=self.now())
             operations = self._schedule(project, [("start_compute", branch.id, endpoint.id)])
             endpoint.active_from = operations[0].ends
@@ -635,9 +675,7 @@ class NeonModel:
         with self._lock:
             project = self._writable(project_id)
             endpoint = self._endpoint(project, endpoint_id)
-            min_cu = _float(spec.get("autoscaling_limit_min_cu", endpoint.min_cu), "autoscaling_limit_min_cu")
-            max_cu = _float(spec.get("autoscaling_limit_max_cu", endpoint.max_cu), "autoscaling_limit_max_cu")
-            _check_cu(min_cu, max_cu)
+            min_cu, max_cu = self._endpoint_limits(project, spec, endpoint.min_cu, endpoint.max_cu)
             suspend = _int(
                 spec.get("suspend_timeout_seconds", endpoint.suspend_timeout_seconds),
                 "suspend_timeout_seconds",
@@ -783,6 +821,10 @@ class NeonModel:
             ):
                 self._forget_branch(project, branch)
         horizon = now - project.history_retention_seconds
+        older = [sample for sample in project.wal_clock if sample[1] < horizon]
+        if len(older) > 1:  # the newest one before the horizon says all _check_retained needs
+            newest = max(older)
+            project.wal_clock = [s for s in project.wal_clock if s[1] >= horizon or s == newest]
         for branch in project.branches.values():
             # The newest point stays: it may be what a child or a restore still copies from.
             old = [p for p in branch.history[:-1] if p.time < horizon]
@@ -839,6 +881,7 @@ class NeonModel:
             if not isinstance(lsn, str) or not _LSN.match(lsn):
                 raise NeonApiError(400, f"{lsn!r} is not an LSN (like 0/1AA6408)")
             wanted = lsn_value(lsn)
+            self._check_retained(project, wanted, lsn, horizon)
             points = [p for p in branch.history if lsn_value(p.lsn) <= wanted]
             label = f"LSN {lsn}"
         else:
@@ -861,9 +904,77 @@ class NeonModel:
             )
         return max(points, key=lambda p: (lsn_value(p.lsn), p.time))
 
-    def _snapshot(self, branch: Branch) -> RestorePoint:
-        """Copy ``branch``'s databases into hidden templates; the LSN is read first: all before it is in."""
+    def _sample(self, project: Project) -> str:
+        """The WAL position now, noted in the project's WAL clock."""
         lsn = self.backend.current_lsn()
+        project.wal_clock.append((lsn_value(lsn), self.now()))
+        return lsn
+
+    def _check_retained(self, project: Project, wanted: int, lsn: str, horizon: float) -> None:
+        """Refuse an LSN the WAL had reached before the retention horizon: Neon keeps no history older than
+        the project's history_retention_seconds (neon.com/docs/introduction/restore-window: "WAL records that
+        exceed your restore window are automatically removed"), so neither a restore nor a branch can start
+        there."""
+        if any(seen >= wanted and when < horizon for seen, when in project.wal_clock):
+            raise NeonApiError(
+                400,
+                f"LSN {lsn} is older than the project's history retention window "
+                f"({project.history_retention_seconds} seconds, {project.plan.label} plan): "
+                "it can no longer be restored or branched from",
+            )
+
+    def _check_branch_quota(self, project: Project) -> None:
+        """The plan's branches per project, the root branch included (neon.com/docs/introduction/plans,
+        "Branches": 10 a project on Free, which has no extra branches; up to 5,000 on Launch and Scale)."""
+        if len(project.branches) >= project.plan.max_branches:
+            raise NeonApiError(BRANCHES_LIMIT_STATUS, BRANCHES_LIMIT_MESSAGE, BRANCHES_LIMIT_CODE)
+
+    def _check_protected_quota(self, project: Project, branch: Branch | None) -> None:
+        """Protected branches are a paid-plan feature: none on Free, 2 on Launch, 5 on Scale
+        (neon.com/docs/guides/protected-branches)."""
+        plan = project.plan
+        if plan.max_protected_branches == 0:
+            raise NeonApiError(
+                PLAN_LIMIT_STATUS,
+                f"protected branches are not available on the {plan.label} plan; they are a feature of the "
+                "Launch and Scale plans",
+            )
+        others = [b for b in project.branches.values() if b.protected and b is not branch]
+        if len(others) >= plan.max_protected_branches:
+            raise NeonApiError(
+                PLAN_LIMIT_STATUS,
+                f"protected branches limit exceeded: the {plan.label} plan allows "
+                f"{plan.max_protected_branches} protected branches",
+            )
+
+    def _endpoint_limits(
+        self, project: Project, spec: Mapping[str, Any], min_default: float, max_default: float
+    ) -> tuple[float, float]:
+        """An endpoint's (min, max) compute units, within Neon's bounds and the plan's ("Autoscaling": up to
+        2 CU on Free, 16 CU on Launch and Scale, fixed sizes up to 56 CU on Scale)."""
+        min_cu = _float(spec.get("autoscaling_limit_min_cu", min_default), "autoscaling_limit_min_cu")
+        max_cu = _float(spec.get("autoscaling_limit_max_cu", max_default), "autoscaling_limit_max_cu")
+        _check_cu(min_cu, max_cu)
+        problem = compute_problem(project.plan, min_cu, max_cu)
+        if problem:
+            raise NeonApiError(400, problem)
+        return min_cu, max_cu
+
+    def set_plan(self, project_id: str, name: str) -> dict[str, Any]:
+        """The sandbox's admin side: move a project to another plan (on Neon, its account's plan changes).
+        A history retention over the new plan's maximum is lowered to it, as a downgrade does."""
+        plan = plan_named(name)
+        with self._lock:
+            project = self._project(project_id)
+            project.plan = plan
+            project.history_retention_seconds = min(
+                project.history_retention_seconds, plan.max_history_retention_seconds
+            )
+            return {"project": self._project_view(project)}
+
+    def _snapshot(self, branch: Branch, project: Project) -> RestorePoint:
+        """Copy ``branch``'s databases into hidden templates; the LSN is read first: all before it is in."""
+        lsn = self._sample(project)
         image = Image({})
         for db in branch.databases.values():
             physical = f"{PHYSICAL_PREFIX}snap_{secrets.token_hex(6)}"
@@ -902,9 +1013,7 @@ class NeonModel:
     def _new_endpoint(
         self, project: Project, branch: Branch, spec: Mapping[str, Any], active_from: float
     ) -> Endpoint:
-        min_cu = _float(spec.get("autoscaling_limit_min_cu", 0.25), "autoscaling_limit_min_cu")
-        max_cu = _float(spec.get("autoscaling_limit_max_cu", 2), "autoscaling_limit_max_cu")
-        _check_cu(min_cu, max_cu)
+        min_cu, max_cu = self._endpoint_limits(project, spec, 0.25, 2.0)
         now = self.now()
         endpoint = Endpoint(
             id=_id("ep"),
@@ -983,6 +1092,13 @@ class NeonModel:
             "created_at": rfc3339(project.created),
             "updated_at": rfc3339(project.created),
             "owner_id": "sandbox",
+            # ProjectOwnerData in Neon's OpenAPI: the account's branch limit and plan (subscription_type).
+            "owner": {
+                "email": "sandbox@example.invalid",
+                "name": "sandbox",
+                "branches_limit": project.plan.max_branches,
+                "subscription_type": project.plan.subscription_type,
+            },
         }
 
     def _branch_view(self, branch: Branch, now: float) -> dict[str, Any]:
@@ -1082,6 +1198,17 @@ def _float(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise NeonApiError(400, f"{name} must be a number")
     return float(value)
+
+
+def _check_retention(plan: Plan, seconds: int) -> None:
+    """The restore window's maximum per plan (neon.com/docs/introduction/restore-window: Free 6 hours, Launch
+    7 days, Scale 30 days); Neon answers 400 above it (shared/reference/neon-api.md, update project)."""
+    if not 0 <= seconds <= min(plan.max_history_retention_seconds, MAX_HISTORY_RETENTION_SECONDS):
+        raise NeonApiError(
+            400,
+            f"history_retention_seconds must be between 0 and {plan.max_history_retention_seconds} "
+            f"on the {plan.label} plan",
+        )
 
 
 def _check_cu(min_cu: float, max_cu: float) -> None:

@@ -154,13 +154,16 @@ def hobby(sandbox: SandboxClient, tmp_path_factory: pytest.TempPathFactory) -> I
         neon_call(sandbox, "DELETE", f"/projects/{neon_project}")
 
 
-def test_hobby_neon_branch_is_protected_sized_and_retained(sandbox: SandboxClient, hobby: Runs) -> None:
+def test_hobby_neon_branch_is_unprotected_on_free_sized_and_retained(
+    sandbox: SandboxClient, hobby: Runs
+) -> None:
     neon = hobby.fact["neon"]
     assert hobby.fact["database_provider"] == "neon" and hobby.fact["rds"] == {}
     assert neon["branch_name"] == "production" and neon["api_url"] == sandbox.neon_url()
     project = f"/projects/{neon['project_id']}"
     branch = neon_call(sandbox, "GET", f"{project}/branches/{neon['branch_id']}")["branch"]
-    assert branch["name"] == "production" and branch["protected"] is True
+    # Neon's Free plan has no protected branches (hobby's data_neon_plan): the flag is not sent.
+    assert branch["name"] == "production" and branch["protected"] is False
     endpoints = neon_call(sandbox, "GET", f"{project}/branches/{neon['branch_id']}/endpoints")["endpoints"]
     assert [(e["type"], e["autoscaling_limit_min_cu"], e["autoscaling_limit_max_cu"]) for e in endpoints] == [
         ("read_write", 0.25, 0.5)

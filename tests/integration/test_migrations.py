@@ -310,3 +310,47 @@ def test_on_rds_a_failing_migration_keeps_the_snapshot_and_says_how_to_restore(
     finally:
         rds.delete_db_instance(DBInstanceIdentifier=instance, SkipFinalSnapshot=True)
         secrets.delete_secret(SecretId=secret_arn, ForceDeleteWithoutRecovery=True)
+
+
+def test_twelve_migrations_on_free_keep_the_restore_points_within_the_branch_quota(step: Step) -> None:
+    """Neon's Free plan allows 10 branches a project, the root branch included, and refuses the eleventh
+    (neon.com/docs/introduction/plans, "Branches"); each migration takes a backup branch. Over more releases
+    than the quota, the step keeps at most data_neon_keep_restore_points (3) of them, deleting the oldest
+    first, and never the newest successful release's restore point (the one rollback_database restores
+    from), here release 2's while releases 3 to 12 do not succeed."""
+    neon = step.neon
+    admin = urllib.request.Request(
+        f"{step.sandbox.base_url}/neon/_sandbox/projects/{neon.project_id}/plan",
+        data=json.dumps({"plan": "free"}).encode(),
+        method="PUT",
+    )
+    with urllib.request.urlopen(admin, timeout=30) as answer:
+        assert json.loads(answer.read())["project"]["owner"]["branches_limit"] == 10
+    prefix = "production-pre-migrate-"
+    target: dict[str, Any] = {}
+    started = time.monotonic()
+    for n in range(1, 13):
+        extra: dict[str, Any] = {"release_id": f"20260601T{n:02d}0000Z-q{n}"}
+        if target:
+            extra["release_last_successful"] = {"release_id": "q2", "restore_point": target}
+        completed, migration = step.run(**extra)
+        assert completed.returncode == 0, completed.stdout[-3000:]
+        assert migration["outcome"] == "succeeded", migration
+        if n == 2:
+            target = migration["restore_point"]
+        branches = neon.call("GET", f"/projects/{neon.project_id}/branches")["branches"]
+        points = sorted((b for b in branches if b["name"].startswith(prefix)), key=lambda b: b["created_at"])
+        assert len(points) <= 3 and len(branches) <= 10, [b["name"] for b in branches]
+        assert points[-1]["name"] == migration["restore_point"]["name"]  # the newest is always kept
+        if target:
+            assert target["name"] in [p["name"] for p in points]
+    seconds = time.monotonic() - started
+    assert migration["pruned_restore_points"] == [f"{prefix}20260601t100000z-q10"]
+    kept = neon.branch(target["name"])
+    assert kept is not None and kept["id"] == target["id"] and kept["parent_lsn"] == target["lsn"]
+    assert [p["name"] for p in points] == [
+        target["name"],
+        f"{prefix}20260601t110000z-q11",
+        f"{prefix}20260601t120000z-q12",
+    ]
+    print(f"\n12 migrations on Neon Free (restore point, prune, one-off task each): {seconds:.1f}s")

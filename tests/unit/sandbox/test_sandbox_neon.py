@@ -10,7 +10,7 @@ from werkzeug.test import Client
 
 from sandbox.faults import FaultRule, FaultSet
 from sandbox.neon.app import NeonApp
-from sandbox.neon.model import SEED_PROJECT_ID, NeonModel, branch_name_problem
+from sandbox.neon.model import SEED_PROJECT_ID, NeonApiError, NeonModel, branch_name_problem
 from sandbox.requestlog import RequestLog
 from sandbox.server import SandboxApp
 
@@ -223,7 +223,10 @@ def test_delete_then_204_when_already_gone(
     assert (second.status_code, second.data) == (204, b"")
 
 
-def test_delete_refused_for_default_protected_and_parent_branches(client: Client, now: FakeTime) -> None:
+def test_delete_refused_for_default_protected_and_parent_branches(
+    client: Client, model: NeonModel, now: FakeTime
+) -> None:
+    model.set_plan(SEED_PROJECT_ID, "launch")  # protected branches are a paid-plan feature
     main = main_branch(client)
     assert call(client, "DELETE", f"/branches/{main['id']}").status_code == 400
     parent = create(client, now, "parent")["branch"]
@@ -252,7 +255,8 @@ def test_valid_branch_names(name: str) -> None:
     assert branch_name_problem(name) is None
 
 
-def test_update_protected_and_expiry_rules(client: Client, now: FakeTime) -> None:
+def test_update_protected_and_expiry_rules(client: Client, model: NeonModel, now: FakeTime) -> None:
+    model.set_plan(SEED_PROJECT_ID, "launch")
     branch = create(client, now, "upd")["branch"]
     path = f"/branches/{branch['id']}"
     soon = "2030-03-01T00:00:00Z"  # FakeTime starts 2030-03-17T17:46Z: in the past
@@ -342,7 +346,10 @@ def test_connection_uri_and_reveal_password(client: Client, pg: FakePostgres, mo
     assert call(client, "GET", "/connection_uri").status_code == 400
 
 
-def test_roles_databases_and_endpoints(client: Client, pg: FakePostgres, now: FakeTime) -> None:
+def test_roles_databases_and_endpoints(
+    client: Client, model: NeonModel, pg: FakePostgres, now: FakeTime
+) -> None:
+    model.set_plan(SEED_PROJECT_ID, "launch")  # 4 CU is over Free's 2
     branch = create(client, now, "extras")["branch"]
     role = call(client, "POST", f"/branches/{branch['id']}/roles", {"role": {"name": "app"}})
     assert role.status_code == 201 and role.json["role"]["password"] == pg.roles["app"]
@@ -435,3 +442,175 @@ def test_the_front_door_mounts_the_emulator_with_its_faults_and_log(model: NeonM
     assert front.get(BASE, headers=AUTH).status_code == 200
     logged = front.get("/_sandbox/requests?service=neon").json
     assert [(e["operation"], e["status"]) for e in logged] == [("GetProject", 423), ("GetProject", 200)]
+
+
+# Plans (sandbox.neon.plans): each refusal as Neon answers it, with the source in the docstring.
+
+
+def set_plan(client: Client, plan: str, project: str = SEED_PROJECT_ID) -> Any:
+    return client.open(f"/neon/_sandbox/projects/{project}/plan", method="PUT", json={"plan": plan})
+
+
+def test_new_projects_take_the_account_plan_free_by_default(
+    client: Client, pg: FakePostgres, now: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Neon's project answer carries the account's plan and branch limit (ProjectOwnerData in the OpenAPI:
+    ``owner.subscription_type``, ``owner.branches_limit``); a new account is on Free."""
+    project = call(client, "GET", "").json["project"]
+    assert project["owner"]["subscription_type"] == "free_v3" and project["owner"]["branches_limit"] == 10
+    assert project["history_retention_seconds"] == 6 * 3600  # Free's default restore window
+    monkeypatch.setenv("SANDBOX_NEON_PLAN", "launch")
+    launch = NeonModel(pg, now=now)
+    created = launch.create_project({"project": {"name": "paid"}})["project"]
+    assert created["owner"]["subscription_type"] == "launch_v3"
+    assert created["history_retention_seconds"] == 86400  # 1 day, paid plans' default
+
+
+def test_the_admin_route_moves_a_project_to_another_plan(client: Client) -> None:
+    assert set_plan(client, "scale").json["project"]["owner"]["subscription_type"] == "scale_v3"
+    assert (
+        call(client, "PATCH", "", {"project": {"history_retention_seconds": 30 * 86400}}).status_code == 200
+    )
+    downgraded = set_plan(client, "free").json["project"]
+    assert downgraded["history_retention_seconds"] == 6 * 3600  # lowered to the new plan's maximum
+    assert set_plan(client, "business").status_code == 400
+    assert set_plan(client, "free", project="no-such-project").status_code == 404
+
+
+def test_protected_branch_refused_on_free(client: Client, now: FakeTime) -> None:
+    """Protected branches are on paid plans only (neon.com/docs/guides/protected-branches); on Free both a
+    create with protected and a PATCH to protected are refused, 422 in Neon's error shape."""
+    refused = call(client, "POST", "/branches", {"branch": {"name": "prod", "protected": True}})
+    assert refused.status_code == 422
+    assert set(refused.json) == {"request_id", "code", "message"}
+    assert "not available on the Free plan" in refused.json["message"]
+    branch = create(client, now, "prod")["branch"]
+    patched = call(client, "PATCH", f"/branches/{branch['id']}", {"branch": {"protected": True}})
+    assert patched.status_code == 422 and "Free plan" in patched.json["message"]
+    assert call(client, "GET", f"/branches/{branch['id']}").json["branch"]["protected"] is False
+
+
+def test_protected_branches_beyond_the_launch_plans_two_are_refused(
+    client: Client, model: NeonModel, now: FakeTime
+) -> None:
+    """ "The Launch plan supports up to 2 protected branches" (neon.com/docs/guides/protected-branches)."""
+    model.set_plan(SEED_PROJECT_ID, "launch")
+    create(client, now, "p1", protected=True)
+    create(client, now, "p2", protected=True)
+    third = call(client, "POST", "/branches", {"branch": {"name": "p3", "protected": True}})
+    assert third.status_code == 422 and "allows 2 protected branches" in third.json["message"]
+
+
+def test_the_eleventh_branch_on_free_is_refused(client: Client, model: NeonModel, now: FakeTime) -> None:
+    """Free allows 10 branches a project, the root branch included, with no extra branches
+    (neon.com/docs/introduction/plans, "Branches" and "Extra branches"); Neon answers 422
+    BRANCHES_LIMIT_EXCEEDED (neondatabase/neon test_runner/random_ops/test_random_ops.py), to a create and
+    to a restore whose preserved branch would be the eleventh."""
+    made = [create(client, now, f"b{n}")["branch"] for n in range(1, 10)]  # main + 9 = 10
+    refused = call(client, "POST", "/branches", {"branch": {"name": "b10"}})
+    assert refused.status_code == 422
+    assert (
+        refused.json["code"] == "BRANCHES_LIMIT_EXCEEDED"
+        and refused.json["message"] == "branches limit exceeded"
+    )
+    main = main_branch(client)
+    restore = call(
+        client,
+        "POST",
+        f"/branches/{main['id']}/restore",
+        {"source_branch_id": made[0]["id"], "preserve_under_name": "main-old"},
+    )
+    assert restore.status_code == 422 and restore.json["code"] == "BRANCHES_LIMIT_EXCEEDED"
+    assert call(client, "DELETE", f"/branches/{made[-1]['id']}").status_code == 200
+    now.advance(10)
+    assert call(client, "POST", "/branches", {"branch": {"name": "b10"}}).status_code == 201
+    model.set_plan(SEED_PROJECT_ID, "launch")  # Launch bills extra branches instead
+    now.advance(10)
+    assert call(client, "POST", "/branches", {"branch": {"name": "b11"}}).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("plan", "maximum"), [("free", 6 * 3600), ("launch", 7 * 86400), ("scale", 30 * 86400)]
+)
+def test_history_retention_beyond_the_plans_restore_window_is_400(
+    client: Client, model: NeonModel, now: FakeTime, plan: str, maximum: int
+) -> None:
+    """Restore window maximum: Free 6 hours, Launch 7 days, Scale 30 days
+    (neon.com/docs/introduction/restore-window); Neon answers 400 above it."""
+    model.set_plan(SEED_PROJECT_ID, plan)
+    over = call(client, "PATCH", "", {"project": {"history_retention_seconds": maximum + 1}})
+    assert over.status_code == 400 and f"on the {plan.capitalize()} plan" in over.json["message"]
+    at = call(client, "PATCH", "", {"project": {"history_retention_seconds": maximum}})
+    assert at.status_code == 200 and at.json["project"]["history_retention_seconds"] == maximum
+
+
+def test_project_create_refuses_a_retention_over_the_plan(model: NeonModel) -> None:
+    """ProjectCreateRequest.history_retention_seconds, bounded by the plan as the PATCH is."""
+    with pytest.raises(NeonApiError) as refused:
+        model.create_project({"project": {"name": "long", "history_retention_seconds": 86400}})
+    assert refused.value.status == 400 and "Free plan" in refused.value.message
+
+
+def test_restore_beyond_the_history_retention_is_refused(
+    client: Client, model: NeonModel, pg: FakePostgres, now: FakeTime
+) -> None:
+    """Neon keeps no history older than the restore window ("WAL records that exceed your restore window
+    are automatically removed", neon.com/docs/introduction/restore-window): a restore to a backup branch's
+    LSN works inside Free's 6 hours and is refused (400) after them; so is a branch from that LSN."""
+    main = main_branch(client)
+    backup = create(client, now, "pre-migrate")["branch"]
+    pg.write(physical(model, main["id"]), "after")
+    body = {"source_branch_id": main["id"], "source_lsn": backup["parent_lsn"], "preserve_under_name": "old1"}
+    now.advance(5 * 3600)
+    assert call(client, "POST", f"/branches/{main['id']}/restore", body).status_code == 200
+    now.advance(2 * 3600)  # the backup's LSN is now 7 hours old
+    late = call(client, "POST", f"/branches/{main['id']}/restore", {**body, "preserve_under_name": "old2"})
+    assert late.status_code == 400 and "older than the project's history retention" in late.json["message"]
+    branched = call(
+        client, "POST", "/branches", {"branch": {"name": "from-old", "parent_lsn": backup["parent_lsn"]}}
+    )
+    assert branched.status_code == 400 and "history retention" in branched.json["message"]
+    stamp = "2030-03-17T12:00:00Z"  # older than now - 6 h
+    by_time = call(
+        client,
+        "POST",
+        f"/branches/{main['id']}/restore",
+        {"source_branch_id": main["id"], "source_timestamp": stamp, "preserve_under_name": "old3"},
+    )
+    assert by_time.status_code == 400 and "history retention" in by_time.json["message"]
+
+
+@pytest.mark.parametrize(
+    ("plan", "min_cu", "max_cu", "allowed"),
+    [
+        ("free", 0.25, 2, True),
+        ("free", 0.25, 4, False),  # Free: up to 2 CU
+        ("free", 2, 2, True),
+        ("launch", 0.25, 16, True),
+        ("launch", 0.25, 17, False),  # Launch: autoscaling up to 16 CU
+        ("launch", 20, 20, False),
+        ("scale", 0.25, 17, False),  # Scale: autoscaling up to 16 CU ...
+        ("scale", 56, 56, True),  # ... fixed sizes up to 56 CU
+    ],
+)
+def test_compute_sizes_beyond_the_plan_are_400(
+    client: Client, model: NeonModel, now: FakeTime, plan: str, min_cu: float, max_cu: float, allowed: bool
+) -> None:
+    """Autoscaling per plan (neon.com/docs/introduction/plans, "Autoscaling"): Free up to 2 CU, Launch up to
+    16 CU, Scale up to 16 CU autoscaling or a fixed size up to 56 CU; refused on create (branch endpoints
+    and POST /endpoints) and on PATCH."""
+    model.set_plan(SEED_PROJECT_ID, plan)
+    limits = {"autoscaling_limit_min_cu": min_cu, "autoscaling_limit_max_cu": max_cu}
+    created = call(
+        client,
+        "POST",
+        "/branches",
+        {"branch": {"name": "c"}, "endpoints": [{"type": "read_write", **limits}]},
+    )
+    assert created.status_code == (201 if allowed else 400), created.json
+    now.advance(10)
+    endpoint = call(client, "GET", f"/branches/{main_branch(client)['id']}/endpoints").json["endpoints"][0]
+    patched = call(client, "PATCH", f"/endpoints/{endpoint['id']}", {"endpoint": limits})
+    assert patched.status_code == (200 if allowed else 400), patched.json
+    if not allowed:
+        assert f"{plan.capitalize()} plan's maximum" in patched.json["message"]

@@ -11,9 +11,14 @@ from ansible_collections.macroai.deploy.plugins.module_utils._neon import (
     BranchRequest,
     NeonClient,
     NeonError,
+    RestorePoints,
     RetryPolicy,
     branch_name_problem,
+    data_settings_problems,
     ensure_branch,
+    neon_plan,
+    plan_of_subscription,
+    restore_points_to_delete,
     validate,
     wait_for_operations,
 )
@@ -354,3 +359,164 @@ def test_restore_is_done_once_preserve_under_name_exists() -> None:
     result = run(fake, name="main", state="restored", source_lsn="0/AB", preserve_under_name="main-old")
     assert not result.changed and result.preserved_branch["id"] == "br-main-old"
     assert fake.writes == []
+
+
+def test_a_branch_quota_refusal_names_the_code_and_what_to_do() -> None:
+    body = {"request_id": "r1", "code": "BRANCHES_LIMIT_EXCEEDED", "message": "branches limit exceeded"}
+    client = make_client(Script((422, body)))
+    with pytest.raises(NeonError) as caught:
+        client.request("POST", "/projects/p/branches", body={"branch": {"name": "x"}})
+    assert caught.value.status == 422 and caught.value.details["code"] == "BRANCHES_LIMIT_EXCEEDED"
+    assert (
+        "(BRANCHES_LIMIT_EXCEEDED)" in caught.value.message
+        and "branches limit exceeded" in caught.value.message
+    )
+    assert "restore_points.keep" in caught.value.message and "paid plan" in caught.value.message
+
+
+def point(name: str, created: str, **fields: Any) -> dict[str, Any]:
+    return {"id": f"br-{name}", "name": name, "created_at": created, "parent_id": "br-prod", **fields}
+
+
+POINTS = [point(f"prod-pre-migrate-r{n}", f"2030-01-0{n}T00:00:00Z") for n in range(1, 6)]
+
+
+def names(branches: Any) -> list[str]:
+    return [b["name"] for b in branches]
+
+
+def test_the_oldest_restore_points_go_first_to_leave_room_for_the_new_one() -> None:
+    policy = RestorePoints("prod-pre-migrate-", keep=3)
+    doomed = restore_points_to_delete(POINTS, policy, "prod-pre-migrate-r6", exists=False)
+    assert names(doomed) == ["prod-pre-migrate-r1", "prod-pre-migrate-r2", "prod-pre-migrate-r3"]
+    # Rerun once r6 exists: it counts, so only as many go as there are too many.
+    existing = [*POINTS[3:], point("prod-pre-migrate-r6", "2030-01-06T00:00:00Z")]
+    assert restore_points_to_delete(existing, policy, "prod-pre-migrate-r6", exists=True) == []
+
+
+def test_retained_protected_and_parent_restore_points_are_never_deleted() -> None:
+    branches = [
+        point("prod-pre-migrate-r1", "2030-01-01T00:00:00Z"),  # the rollback target
+        point("prod-pre-migrate-r2", "2030-01-02T00:00:00Z", protected=True),
+        point("prod-pre-migrate-r3", "2030-01-03T00:00:00Z"),  # has a child below
+        point("prod-pre-migrate-r4", "2030-01-04T00:00:00Z"),
+        {"id": "br-child", "name": "debug", "parent_id": "br-prod-pre-migrate-r3"},
+        {"id": "br-other", "name": "preview-1", "created_at": "2029-01-01T00:00:00Z"},  # not a restore point
+    ]
+    policy = RestorePoints("prod-pre-migrate-", keep=1, retain=("prod-pre-migrate-r1",))
+    assert names(restore_points_to_delete(branches, policy, "prod-pre-migrate-r5", exists=False)) == [
+        "prod-pre-migrate-r4"
+    ]
+
+
+def test_ensure_branch_prunes_before_creating_and_check_mode_only_predicts() -> None:
+    fake = FakeNeon()
+    for branch in POINTS:
+        fake.branches[branch["id"]] = {**branch, "current_state": "ready"}
+    policy = RestorePoints("prod-pre-migrate-", keep=3, retain=("prod-pre-migrate-r1",))
+    predicted = run(fake, check_mode=True, name="prod-pre-migrate-r6", restore_points=policy)
+    assert predicted.changed and fake.writes == []
+    assert [p["name"] for p in predicted.as_dict()["pruned_restore_points"]] == [
+        "prod-pre-migrate-r2",
+        "prod-pre-migrate-r3",
+        "prod-pre-migrate-r4",
+    ]
+    made = run(fake, name="prod-pre-migrate-r6", restore_points=policy)
+    assert fake.writes == [
+        ("DELETE", "/branches/br-prod-pre-migrate-r2"),
+        ("DELETE", "/branches/br-prod-pre-migrate-r3"),
+        ("DELETE", "/branches/br-prod-pre-migrate-r4"),
+        ("POST", "/branches"),
+    ]
+    assert made.changed and made.branch["name"] == "prod-pre-migrate-r6"
+    left = sorted(b["name"] for b in fake.branches.values() if b["name"].startswith("prod-pre-migrate-"))
+    assert left == ["prod-pre-migrate-r1", "prod-pre-migrate-r5", "prod-pre-migrate-r6"]  # r1 retained
+    again = run(fake, name="prod-pre-migrate-r6", restore_points=policy)
+    assert not again.changed and "pruned_restore_points" not in again.as_dict()
+
+
+@pytest.mark.parametrize(
+    ("request_args", "problem"),
+    [
+        ({"restore_points": RestorePoints("p-", keep=0)}, "keep at least 1"),
+        ({"restore_points": RestorePoints("", keep=2)}, "restore_points.prefix"),
+        ({"restore_points": RestorePoints("p-", keep=2), "state": "absent"}, "only with state=present"),
+    ],
+)
+def test_restore_points_validation_names_the_option(request_args: dict[str, Any], problem: str) -> None:
+    with pytest.raises(NeonError) as caught:
+        validate(BranchRequest(project_id="p", name="p-1", **request_args))
+    assert problem in caught.value.message
+
+
+def test_plans_as_neon_documents_them() -> None:
+    free, launch, scale = neon_plan("free"), neon_plan("Launch"), neon_plan("scale")
+    assert (free.branches, free.protected_branches, free.max_history_retention_hours) == (10, 0, 6)
+    assert (launch.protected_branches, launch.max_history_retention_hours, launch.max_autoscaling_cu) == (
+        2,
+        168,
+        16,
+    )
+    assert (scale.protected_branches, scale.max_history_retention_hours, scale.max_fixed_cu) == (5, 720, 56)
+    assert (
+        free.summary()["offers_protected_branches"] is False and launch.summary()["offers_protected_branches"]
+    )
+    with pytest.raises(NeonError):
+        neon_plan("business")
+    assert [plan_of_subscription(s) for s in ("free_v3", "launch_v3", "scale", "business", None)] == [
+        "free",
+        "launch",
+        "scale",
+        None,
+        None,
+    ]
+
+
+GOOD = {
+    "plan": "free",
+    "history_retention_hours": 6,
+    "min_cu": 0.25,
+    "max_cu": 0.25,
+    "keep_restore_points": 3,
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, []),
+        ({"plan": "business"}, ["data_neon_plan=business is not a Neon plan"]),
+        ({"history_retention_hours": 24}, ["free plan's maximum of 6 hours"]),
+        ({"plan": "launch", "history_retention_hours": 168}, []),
+        (
+            {"max_cu": 4},
+            ["data_neon_autoscaling_max_cu=4 is over the Neon free plan's maximum for autoscaling"],
+        ),
+        ({"plan": "launch", "max_cu": 16}, []),
+        ({"plan": "launch", "min_cu": 20, "max_cu": 20}, ["maximum for a fixed-size compute (16 CU)"]),
+        ({"plan": "scale", "min_cu": 56, "max_cu": 56}, []),
+        ({"min_cu": 1, "max_cu": 0.5}, ["0.25 <= min <= max <= 56"]),
+        (
+            {"keep_restore_points": 8},
+            ["data_neon_keep_restore_points=8 must be 1 to 7 on the Neon free plan"],
+        ),
+        ({"keep_restore_points": 0}, ["data_neon_keep_restore_points=0"]),
+        ({"plan": "launch", "keep_restore_points": 20}, []),
+        ({"project_subscription": "free_v3"}, []),
+        ({"plan": "launch", "project_subscription": "free_v3"}, ["data_neon_plan=launch, but Neon reports"]),
+        ({"project_subscription": "UNKNOWN"}, []),
+    ],
+)
+def test_data_settings_against_the_plan(changes: dict[str, Any], expected: list[str]) -> None:
+    args = {**GOOD, **changes}
+    problems = data_settings_problems(
+        args["plan"],
+        args["history_retention_hours"],
+        args["min_cu"],
+        args["max_cu"],
+        args["keep_restore_points"],
+        args.get("project_subscription"),
+    )
+    assert len(problems) == len(expected), problems
+    for problem, fragment in zip(problems, expected, strict=True):
+        assert fragment in problem
