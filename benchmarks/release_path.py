@@ -109,7 +109,7 @@ def default_peer() -> str:
 
 
 def measure(checkout: Checkout, scratch: Path, env: dict[str, str], runs: int) -> None:
-    repo = make_app_repo(scratch / checkout.name)
+    repo = make_app_repo(scratch / checkout.environment)
     checkout.play(repo, env, "first release")
     for _ in range(runs):
         checkout.play(repo, env, "no change")

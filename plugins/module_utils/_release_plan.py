@@ -113,6 +113,13 @@ class Plan:
     settings_reason: str = ""
 
     @property
+    def retain_restore_points(self) -> list[str]:
+        """Restore points a migration's pruning must keep: the one the last successful release's rollback
+        with rollback_database restores from."""
+        name = _text(((self.last_successful or {}).get("restore_point") or {}).get("name"))
+        return [name] if name else []
+
+    @property
     def backend_released(self) -> bool:
         return self.run.get("backend", False)
 
@@ -140,6 +147,7 @@ class Plan:
             "backend_released": self.backend_released,
             "released_anything": self.released_anything,
             "settings_reason": self.settings_reason,
+            "retain_restore_points": self.retain_restore_points,
             "scope_lines": list(self.scope_lines),
         }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -11,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -252,3 +253,25 @@ def delete_role(sandbox: SandboxClient, name: str) -> None:
         iam.delete_role(RoleName=name)
     except iam.exceptions.NoSuchEntityException:
         pass
+
+
+LOAD_BALANCER_POLICY = "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
+
+
+@contextlib.contextmanager
+def infrastructure_role(iam: Any, name: str) -> Iterator[str]:
+    """An ECS infrastructure role for blue/green stacks, removed afterwards: ECS assumes it (it trusts
+    ecs.amazonaws.com) and moves the listener rules with it (AWS's managed policy for load balancers)."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ecs.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.attach_role_policy(RoleName=name, PolicyArn=LOAD_BALANCER_POLICY)
+    try:
+        yield arn
+    finally:
+        iam.detach_role_policy(RoleName=name, PolicyArn=LOAD_BALANCER_POLICY)
+        iam.delete_role(RoleName=name)

@@ -332,7 +332,7 @@ def test_twelve_migrations_on_free_keep_the_restore_points_within_the_branch_quo
     for n in range(1, 13):
         extra: dict[str, Any] = {"release_id": f"20260601T{n:02d}0000Z-q{n}"}
         if target:
-            extra["release_last_successful"] = {"release_id": "q2", "restore_point": target}
+            extra["data_migration_retain_restore_points"] = [target["name"]]
         completed, migration = step.run(**extra)
         assert completed.returncode == 0, completed.stdout[-3000:]
         assert migration["outcome"] == "succeeded", migration

@@ -21,6 +21,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from support import ecs_tasks_trust
+from support import infrastructure_role as support_infrastructure_role
 
 from sandbox.client import SandboxClient
 
@@ -31,7 +32,6 @@ NO_RETRIES = Config(retries={"total_max_attempts": 1})
 FINAL = {"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"}
 ROLE_NAME = f"ecsInfrastructureRole-{uuid.uuid4().hex[:6]}"
 ROLE = f"arn:aws:iam::123456789012:role/{ROLE_NAME}"
-LOAD_BALANCER_POLICY = "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
 
 
 @pytest.fixture(scope="module")
@@ -51,20 +51,9 @@ def aws(sandbox: SandboxClient) -> Callable[[str], Any]:
 
 @pytest.fixture(scope="module", autouse=True)
 def infrastructure_role(aws: Callable[[str], Any]) -> Iterator[str]:
-    """The ECS infrastructure role the blue/green stacks name: ECS assumes it (it trusts ecs.amazonaws.com)
-    and moves the listener rules with it (AWS's managed policy for load balancers)."""
-    iam = aws("iam")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "ecs.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))
-    iam.attach_role_policy(RoleName=ROLE_NAME, PolicyArn=LOAD_BALANCER_POLICY)
-    yield ROLE
-    iam.detach_role_policy(RoleName=ROLE_NAME, PolicyArn=LOAD_BALANCER_POLICY)
-    iam.delete_role(RoleName=ROLE_NAME)
+    """The ECS infrastructure role the blue/green stacks name."""
+    with support_infrastructure_role(aws("iam"), ROLE_NAME) as arn:
+        yield arn
 
 
 def get_json(url: str, timeout: float = 5.0) -> tuple[int, Any]:

@@ -16,18 +16,26 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from support import REGION, aws_client
+from support import REGION, aws_client, infrastructure_role
 
 from sandbox.client import SandboxClient
 
 pytestmark = pytest.mark.integration
 
-ROLE = "arn:aws:iam::123456789012:role/ecsInfrastructureRole"
+ROLE_NAME = f"ecsInfrastructureRole-{uuid.uuid4().hex[:6]}"
+ROLE = f"arn:aws:iam::123456789012:role/{ROLE_NAME}"
 
 
 @pytest.fixture(scope="module")
 def aws(sandbox: SandboxClient) -> Callable[[str], Any]:
     return lambda service: aws_client(sandbox, service)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def role(aws: Callable[[str], Any]) -> Iterator[str]:
+    """The infrastructure role the services name: the sandbox refuses one ECS cannot assume, as AWS does."""
+    with infrastructure_role(aws("iam"), ROLE_NAME) as arn:
+        yield arn
 
 
 @dataclass

@@ -87,6 +87,15 @@ def test_scope_matrix_decides_the_phases(scope, phases) -> None:
     assert ran(plan_release(inputs(scope_result=scope))) == phases
 
 
+def test_the_last_releases_restore_point_is_retained() -> None:
+    plan = plan_release(
+        inputs(last_successful={**LAST, "restore_point": {"name": "production-pre-migrate-r1"}})
+    )
+    assert plan.as_dict()["retain_restore_points"] == ["production-pre-migrate-r1"]
+    assert plan_release(inputs()).retain_restore_points == []
+    assert plan_release(inputs(last_successful=None)).retain_restore_points == []
+
+
 def test_first_release_converges_everything() -> None:
     plan = plan_release(inputs(last_successful=None, scope_result=diff(backend=True)))
     assert plan.converge_infrastructure and not plan.reuse_infrastructure
