@@ -42,28 +42,31 @@ SEED_SECONDS = 120.0  # the seed's "No changes detected: ~2 minutes (validation 
 ENVIRONMENT = "bench"
 
 
-def sandbox_command(command: str, env: dict[str, str]) -> None:
+def sandbox_command(command: str, env: dict[str, str], root: Path = REPO_ROOT) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "sandbox", command], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "-m", "sandbox", command], cwd=root, env=env, capture_output=True, text=True
     )
     if result.returncode != 0:
         raise SystemExit(f"sandbox {command} failed:\n{result.stdout}\n{result.stderr}")
 
 
 @contextmanager
-def own_sandbox(name: str, port: int = 0) -> Iterator[tuple[SandboxClient, dict[str, str]]]:
-    """A sandbox of its own (``port`` or a free one, temporary state) and the environment for ansible."""
+def own_sandbox(
+    name: str, port: int = 0, root: Path = REPO_ROOT
+) -> Iterator[tuple[SandboxClient, dict[str, str]]]:
+    """A sandbox of its own (``port`` or a free one, temporary state) and the environment for ansible; the
+    sandbox of the checkout at ``root`` (another version's, for a comparison), this one's by default."""
     port = port or free_port()
     state_dir = tempfile.mkdtemp(prefix=f"sandbox-{name}-")
     sandbox_env = dict(os.environ, SANDBOX_PORT=str(port), SANDBOX_STATE_DIR=state_dir)
     sandbox_env.pop("SANDBOX_AWS_URL", None)
     base_url = f"http://127.0.0.1:{port}"
     print(f"starting a sandbox on {base_url}", flush=True)
-    sandbox_command("up", sandbox_env)
+    sandbox_command("up", sandbox_env, root)
     try:
         yield SandboxClient(base_url), ansible_env(base_url)
     finally:
-        sandbox_command("down", sandbox_env)
+        sandbox_command("down", sandbox_env, root)
         shutil.rmtree(state_dir, ignore_errors=True)
 
 

@@ -59,7 +59,7 @@ def test_the_module_declares_check_diff_and_idempotent_support(name: str) -> Non
         assert attributes[attribute]["description"], attribute  # from macroai.deploy.attributes
     checks = "supports_check_mode=True" in source(name)
     assert (attributes["check_mode"]["support"] in {"full", "partial"}) == checks
-    # A module shows a diff itself (module._diff), or hands one to _module.run_module, which shows it with --diff.
+    # A module shows a diff itself (module._diff), or hands one to _module.run_module to show on --diff.
     code = source(name).split('RETURN = r"""', 1)[-1].split('"""', 1)[-1]
     hands_over = "run_module(" in code and re.search(r"\bdiff\b", code) is not None
     diffs = re.search(r"module\._diff\b", code) is not None or hands_over
