@@ -77,6 +77,12 @@ def ingress_rules(group: Any) -> list[Ingress]:
         if source is None and cidr is None:
             continue
         rules.append(Ingress(protocol, rule.from_port, rule.to_port, cidr, source))
+    if getattr(group, "is_default", False):
+        # A VPC's default group admits all traffic from its own members (AWS's VPC guide, "Default security
+        # groups for your VPCs"); moto creates it without that rule.
+        itself = Ingress("-1", None, None, source_group=group.id)
+        if itself not in rules:
+            rules.append(itself)
     return rules
 
 
@@ -116,6 +122,7 @@ class Endpoint:
     region: str
     groups: tuple[str, ...]
     ports: dict[int, int] = field(default_factory=dict, hash=False, compare=False)
+    pid: int | None = None  # the task's process, whose sockets are the task's connections
 
     def aws_port(self, port: int) -> int:
         return self.ports.get(port, port)
@@ -151,6 +158,10 @@ class AddressBook:
     def lookup(self, address: str) -> Endpoint | None:
         with self._lock:
             return self._endpoints.get(address)
+
+    def endpoints(self) -> list[Endpoint]:
+        with self._lock:
+            return list(self._endpoints.values())
 
     def clear(self) -> None:
         with self._lock:

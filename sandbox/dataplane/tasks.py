@@ -187,9 +187,6 @@ class TaskProcess:
     ) -> None:
         self.ip = address or ADDRESSES.allocate()
         self.port = free_port(self.ip)
-        if network is not None:
-            ports = {self.port: network.container_port} if network.container_port else {}
-            ADDRESSES.claim(Endpoint(self.ip, network.account, network.region, network.groups, ports))
         self.version = version
         full_env = {
             key: value
@@ -213,6 +210,10 @@ class TaskProcess:
         finally:
             if log is not subprocess.DEVNULL:
                 log.close()
+        if network is not None:
+            ports = {self.port: network.container_port} if network.container_port else {}
+            where = (network.account, network.region, network.groups)
+            ADDRESSES.claim(Endpoint(self.ip, *where, ports, self.popen.pid))
         self.started = time.monotonic()
         self._term_sent: float | None = None
 

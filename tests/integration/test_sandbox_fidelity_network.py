@@ -10,6 +10,7 @@ listeners on 80 and 8080.
 from __future__ import annotations
 
 import http.client
+import json
 import time
 import urllib.parse
 import uuid
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import pytest
 from botocore.exceptions import ClientError
 from support import REGION, aws_client
@@ -113,21 +115,7 @@ def net(sandbox: SandboxClient) -> Iterator[Vpc]:
         for port in (80, TEST_PORT)
     }
     ecs.create_cluster(clusterName=PREFIX)
-    task_definition = ecs.register_task_definition(
-        family=PREFIX,
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        cpu="256",
-        memory="512",
-        containerDefinitions=[
-            {
-                "name": "app",
-                "image": "example/app:v1",
-                "essential": True,
-                "portMappings": [{"containerPort": APP_PORT, "protocol": "tcp"}],
-            }
-        ],
-    )["taskDefinition"]["taskDefinitionArn"]
+    task_definition = register(ecs, PREFIX)
     found = Vpc(
         aws,
         sandbox,
@@ -144,13 +132,32 @@ def net(sandbox: SandboxClient) -> Iterator[Vpc]:
     service(found, "main", target_group, app_group)
     wait_for(lambda: healthy(found, target_group), 60, "the service's targets to be healthy")
     yield found
-    for name in ("main", "blocked", "cidr"):
+    for name in ("main", "blocked", "cidr", "db-in", "db-out"):
         try:
             ecs.update_service(cluster=PREFIX, service=name, desiredCount=0)
             ecs.delete_service(cluster=PREFIX, service=name, force=True)
         except ClientError:  # not made (a test stopped early) or deleted already
             pass
     elb.delete_load_balancer(LoadBalancerArn=lb_arn)
+
+
+def register(ecs: Any, family: str, environment: dict[str, str] | None = None) -> str:
+    """A Fargate task definition of the sample app (v1) on the container port, with ``environment``."""
+    container = {
+        "name": "app",
+        "image": "example/app:v1",
+        "essential": True,
+        "portMappings": [{"containerPort": APP_PORT, "protocol": "tcp"}],
+        "environment": [{"name": k, "value": v} for k, v in (environment or {}).items()],
+    }
+    return ecs.register_task_definition(
+        family=family,
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[container],
+    )["taskDefinition"]["taskDefinitionArn"]
 
 
 def target_group_for(elb: Any, vpc: str, name: str) -> str:
@@ -316,3 +323,89 @@ def test_admitting_the_load_balancers_subnets_by_cidr_makes_targets_healthy(net:
     attach(net, group, 6)
     service(net, "cidr", group, by_cidr)
     wait_for(lambda: healthy(net, group), 60, "the targets admitted by CIDR to be healthy")
+
+
+@pytest.fixture(scope="module")
+def database(net: Vpc) -> Iterator[dict[str, Any]]:
+    """A PostgreSQL instance in the VPC whose group admits 5432 from the app's group only, with one row."""
+    rds = net.aws("rds")
+    db_group = new_group(net, "db")
+    net.aws("ec2").authorize_security_group_ingress(
+        GroupId=db_group, IpPermissions=ingress(5432, group=net.app_group)
+    )
+    rds.create_db_subnet_group(
+        DBSubnetGroupName=f"{PREFIX}-db", DBSubnetGroupDescription="db", SubnetIds=net.subnets
+    )
+    identifier = f"{PREFIX}-db"
+    rds.create_db_instance(
+        DBInstanceIdentifier=identifier,
+        Engine="postgres",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20,
+        DBName=f"{PREFIX}app",
+        MasterUsername="app",
+        MasterUserPassword="sandbox-password",
+        DBSubnetGroupName=f"{PREFIX}-db",
+        VpcSecurityGroupIds=[db_group],
+    )
+    described = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
+    endpoint = described["Endpoint"]
+    url = f"postgresql://app:sandbox-password@{endpoint['Address']}:{endpoint['Port']}/{described['DBName']}"
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:  # the operator, from outside
+        conn.execute("CREATE TABLE items (id int PRIMARY KEY, name text, quantity int)")
+        conn.execute("INSERT INTO items VALUES (1, 'widget', 3)")
+    yield {"url": url, "group": db_group}
+    rds.delete_db_instance(DBInstanceIdentifier=identifier, SkipFinalSnapshot=True)
+
+
+def task_with_database(net: Vpc, name: str, group: str, url: str) -> dict[str, Any]:
+    """A service of one task (no load balancer) in ``group`` with ``DATABASE_URL``; its task, running."""
+    ecs = net.aws("ecs")
+    definition = register(ecs, f"{PREFIX}-{name}", {"DATABASE_URL": url})
+    ecs.create_service(
+        cluster=net.cluster,
+        serviceName=name,
+        taskDefinition=definition,
+        desiredCount=1,
+        launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": net.subnets, "securityGroups": [group]}},
+    )
+
+    def running() -> dict[str, Any] | None:
+        tasks = [t for t in net.sandbox.tasks() if t["service"] == name and t["state"] == "RUNNING"]
+        return tasks[0] if tasks else None
+
+    return wait_for(running, 30, f"the {name} task to run")
+
+
+def items(task: dict[str, Any]) -> tuple[int, dict[str, Any], float]:
+    """The task's ``/items`` (read from its database): status, body, seconds it took."""
+    started = time.monotonic()
+    status, body = get(f"http://{task['ip']}:{task['port']}/items", timeout=15)
+    return status, json.loads(body), time.monotonic() - started
+
+
+def test_a_task_whose_group_the_database_admits_reads_it(net: Vpc, database: dict[str, Any]) -> None:
+    """The allowed path: the database's group admits 5432 from the app's group (RDS's "Controlling access
+    with security groups": a VPC security group rule naming the application's group)."""
+    task = task_with_database(net, "db-in", net.app_group, database["url"])
+    status, body, _ = items(task)
+    assert status == 200, body
+    assert body["items"] == [{"id": 1, "name": "widget", "quantity": 3}]
+
+
+def test_a_task_whose_group_the_database_does_not_admit_times_out(net: Vpc, database: dict[str, Any]) -> None:
+    """A task in a group the database's group does not name: its connection is dropped and times out (the
+    app's connect_timeout is 3 s), not refused by PostgreSQL (RDS's "Controlling access with security
+    groups"; AWS's VPC guide, "Security group rules": what no rule allows is dropped). A rule admitting its
+    group then lets the next connection through."""
+    outsider = new_group(net, "outsider")
+    task = task_with_database(net, "db-out", outsider, database["url"])
+    status, body, took = items(task)
+    assert status == 503 and "timeout" in body["error"], body
+    assert took >= 2.5  # the app waited out its connect_timeout: nothing answered
+    net.aws("ec2").authorize_security_group_ingress(
+        GroupId=database["group"], IpPermissions=ingress(5432, group=outsider)
+    )
+    status, body, _ = items(task)
+    assert status == 200, body
