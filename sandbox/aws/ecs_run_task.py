@@ -366,6 +366,7 @@ class OneOffTasks:
                 "version": image_tag(run.container.get("image")),
                 "state": run.task.last_status,
                 "pid": run.proc.pid if run.proc else None,
+                "ip": run.address or None,
                 "port": None,
                 "target_group": None,
                 "exit_code": run.proc.exit_code() if run.proc else None,
