@@ -321,7 +321,7 @@ def serve(state: State) -> int:
         from sandbox.aws import elasticache, rds
         from sandbox.neon import PostgresBackend
 
-        rds_standin = rds.RdsStandIn(PostgresBackend(postgres.dsn, postgres.port))
+        rds_standin = rds.RdsStandIn(PostgresBackend(postgres.dsn, postgres.port), proxied=True)
         rds_standin.cleanup()  # databases left by a sandbox that was killed outright
         rds.install(rds_standin)
         elasticache.install()

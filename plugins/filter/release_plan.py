@@ -158,16 +158,17 @@ def release_served(value: Any) -> dict[str, Any]:
 
 
 def release_checks_filter(
-    served_value: Any, health_check_path: str, page_text: str = "<html", test_listener: Any = True
+    served_value: Any, health_check_path: str, page_text: str = "<html", test_listener_cidrs: Any = None
 ) -> list[dict[str, Any]]:
-    """The HTTP checks of the validation phase, from ``release_served``'s result."""
+    """The HTTP checks of the validation phase, from ``release_served``'s result. The test listener is
+    checked only when ``test_listener_cidrs`` (networking_test_listener_cidrs) opens it to the controller."""
     value = _inputs(served_value, "release_checks")
     return release_checks(
         value.get("urls") or {},
         str(health_check_path),
         str(value.get("expected_version") or ""),
         str(page_text),
-        _bool(test_listener),
+        bool(test_listener_cidrs),
     )
 
 

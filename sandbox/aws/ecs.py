@@ -37,11 +37,14 @@ from typing import Any
 from sandbox.aws import ecs_rules as rules
 from sandbox.aws import elbv2, iam
 from sandbox.aws.ecs_run_task import OneOffTasks, RunTaskError
+from sandbox.aws.security_groups import ADDRESSES
 from sandbox.clock import scaled
 from sandbox.dataplane.tasks import (
     SecretError,
     TaskFaults,
+    TaskNetwork,
     TaskProcess,
+    container_port,
     image_tag,
     stop_processes,
     task_environment,
@@ -68,7 +71,6 @@ OWNED = frozenset(
 STRATEGIES = rules.STRATEGIES
 TRAFFIC_STRATEGIES = rules.TRAFFIC_STRATEGIES
 FINAL = ("SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED")
-TASK_IP = "127.0.0.1"
 PENDING_BOUND = 30.0  # real seconds a task may take to accept connections before it counts as failed
 MAX_EVENTS = 100
 # The lifecycle stages of a BLUE_GREEN, LINEAR or CANARY deployment behind a load balancer (model:
@@ -143,7 +145,9 @@ class TaskRun:
             return False
         if self.group_arn is None:
             return True
-        target = elbv2.REGISTRY.get(self.group_arn, TASK_IP, self.proc.port if self.proc else None)
+        if self.proc is None:
+            return False
+        target = elbv2.REGISTRY.get(self.group_arn, self.proc.ip, self.proc.port)
         return target is not None and target.routable
 
 
@@ -472,11 +476,11 @@ class Deployments:
             launch_type=record.service.launch_type or "FARGATE",
             started_by=deployment.id,
         )
+        address = ADDRESSES.allocate()  # the task's private IP (sandbox/aws/security_groups.py)
+        awsvpc = (record.service.network_configuration or {}).get("awsvpcConfiguration") or {}
         if definition.network_mode == "awsvpc":
-            subnets = ((record.service.network_configuration or {}).get("awsvpcConfiguration") or {}).get(
-                "subnets"
-            )
-            details = [{"name": "privateIPv4Address", "value": TASK_IP}]
+            subnets = awsvpc.get("subnets")
+            details = [{"name": "privateIPv4Address", "value": address}]
             if subnets:
                 details.insert(0, {"name": "subnetId", "value": subnets[0]})
             task.attachments = [
@@ -501,7 +505,9 @@ class Deployments:
             return
         env.update(self.faults.env_for(revision.version))
         log = self.log_dir / f"{task.id}.log" if self.log_dir else None
-        run.proc = TaskProcess(env, revision.version, log)
+        groups = tuple(awsvpc.get("securityGroups") or ())
+        network = TaskNetwork(record.account, record.region, groups, container_port(container))
+        run.proc = TaskProcess(env, revision.version, log, address=address, network=network)
         task.pid = run.proc.pid
         record.event(f"has started 1 tasks: (task {task.id}).")
 
@@ -513,7 +519,7 @@ class Deployments:
         run.task.desired_status = "STOPPED"
         run.task.stopping_at = now()
         if run.registered and run.group_arn and run.proc:
-            elbv2.REGISTRY.deregister(run.group_arn, TASK_IP, run.proc.port)
+            elbv2.REGISTRY.deregister(run.group_arn, run.proc.ip, run.proc.port)
             run.state = "DRAINING"
             run.task.last_status = "DEACTIVATING"
             record.event(f"deregistered 1 targets in (target-group {run.group_arn})")
@@ -525,11 +531,11 @@ class Deployments:
 
     def task_stopped(self, record: ServiceRecord, run: TaskRun, reason: str, failed: bool) -> None:
         if run.registered and run.group_arn and run.proc:
-            target = elbv2.REGISTRY.get(run.group_arn, TASK_IP, run.proc.port)
+            target = elbv2.REGISTRY.get(run.group_arn, run.proc.ip, run.proc.port)
             if target is not None:
                 target.group.targets.pop(target.key, None)
             with elbv2.REGISTRY.lock:
-                elbv2.REGISTRY.targets.pop((run.group_arn, TASK_IP, run.proc.port), None)
+                elbv2.REGISTRY.targets.pop((run.group_arn, run.proc.ip, run.proc.port), None)
         run.state = "STOPPED"
         run.stop_reason = run.stop_reason or reason
         task = run.task
@@ -558,14 +564,14 @@ class Deployments:
             self.stop_task(record, run, run.task.stopped_reason or "Task stopped by user")
             return
         if run.state == "PENDING":
-            if _accepts(proc.port):
+            if _accepts(proc.ip, proc.port):
                 run.state = "RUNNING"
                 run.task.last_status = "RUNNING"
                 run.task.started_at = run.task.connectivity_at = now()
                 if run.group_arn:
                     group = self._group(record, run.group_arn)
                     if group is not None:
-                        elbv2.REGISTRY.register(group, TASK_IP, proc.port)
+                        elbv2.REGISTRY.register(group, proc.ip, proc.port)
                         run.registered = True
                         record.event(f"registered 1 targets in (target-group {run.group_arn})")
             elif time.monotonic() - run.created > PENDING_BOUND:
@@ -574,7 +580,7 @@ class Deployments:
                 self.task_stopped(record, run, run.stop_reason, failed=True)
             return
         if run.state == "RUNNING" and run.registered and run.group_arn:
-            state = elbv2.REGISTRY.state(run.group_arn, TASK_IP, proc.port)
+            state = elbv2.REGISTRY.state(run.group_arn, proc.ip, proc.port)
             grace = scaled(getattr(record.service, "health_check_grace_period_seconds", 0) or 0)
             if state == "unhealthy" and time.monotonic() - run.created >= grace:
                 self.stop_task(
@@ -586,7 +592,7 @@ class Deployments:
                 run.deployment.task_healthy()
             return
         if run.state == "DRAINING":
-            if elbv2.REGISTRY.get(run.group_arn or "", TASK_IP, proc.port) is None:
+            if elbv2.REGISTRY.get(run.group_arn or "", proc.ip, proc.port) is None:
                 run.state = "STOPPING"
                 run.task.last_status = "STOPPING"
                 proc.terminate()
@@ -1148,6 +1154,7 @@ class Deployments:
                 "version": run.revision.version,
                 "state": run.state,
                 "pid": run.proc.pid if run.proc else None,
+                "ip": run.proc.ip if run.proc else None,
                 "port": run.proc.port if run.proc else None,
                 "target_group": run.group_arn if run.registered else None,
                 "stopped_reason": run.stop_reason or None,
@@ -1166,10 +1173,10 @@ class Deployments:
         self.one_off.shutdown()
 
 
-def _accepts(port: int) -> bool:
+def _accepts(ip: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.05)
-        return sock.connect_ex((TASK_IP, port)) == 0
+        return sock.connect_ex((ip, port)) == 0
 
 
 # -- the WSGI overlay ------------------------------------------------------------------------------

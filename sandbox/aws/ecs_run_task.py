@@ -25,15 +25,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sandbox.aws.security_groups import ADDRESSES
 from sandbox.dataplane.tasks import (
     SecretError,
+    TaskNetwork,
     TaskProcess,
+    container_port,
     image_tag,
     stop_processes,
     task_environment,
 )
 
-TASK_IP = "127.0.0.1"
 MAX_LOG_CHUNK = 256 * 1024  # bytes of output shipped per tick
 KEEP_STOPPED = 3600.0  # seconds a stopped task's record is kept (DescribeTasks still finds it in moto)
 
@@ -118,6 +120,8 @@ class OneOff:
     stopped_mono: float = 0.0
     stop_requested: str | None = None
     created: float = field(default_factory=time.monotonic)
+    address: str = ""  # the task's private IP (sandbox/aws/security_groups.py)
+    groups: tuple[str, ...] = ()
 
 
 class OneOffTasks:
@@ -187,6 +191,7 @@ class OneOffTasks:
                 platform_version=params.get("platformVersion"),
                 capacity_provider_name=provider,
             )
+            address = ADDRESSES.allocate()
             if definition.network_mode == "awsvpc":
                 task.network_configuration = network
                 subnet = network["awsvpcConfiguration"]["subnets"][0]
@@ -197,14 +202,17 @@ class OneOffTasks:
                         "status": "ATTACHED",
                         "details": [
                             {"name": "subnetId", "value": subnet},
-                            {"name": "privateIPv4Address", "value": TASK_IP},
+                            {"name": "privateIPv4Address", "value": address},
                         ],
                     }
                 ]
             task.created_at = now()
             task.last_status = "PROVISIONING"
             backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
-            run = OneOff(account, region, task, container, log_destination(container, task.id))
+            destination = log_destination(container, task.id)
+            run = OneOff(account, region, task, container, destination, address=address)
+            if definition.network_mode == "awsvpc":
+                run.groups = tuple(network["awsvpcConfiguration"].get("securityGroups") or ())
             self.tasks[task.task_arn] = run
             self.start(run, override)
             started.append(task)
@@ -227,7 +235,15 @@ class OneOffTasks:
             run.log_path = Path(tempfile.gettempdir()) / f"sandbox-task-{task.id}.log"
         command = effective_command(run.container, override)
         try:
-            run.proc = TaskProcess(env, image_tag(run.container.get("image")), run.log_path, command)
+            network = TaskNetwork(run.account, run.region, run.groups, container_port(run.container))
+            run.proc = TaskProcess(
+                env,
+                image_tag(run.container.get("image")),
+                run.log_path,
+                command,
+                address=run.address or None,
+                network=network,
+            )
         except OSError as err:
             self.stopped(run, f"CannotStartContainerError: {err}", "TaskFailedToStart")
             return
@@ -350,6 +366,7 @@ class OneOffTasks:
                 "version": image_tag(run.container.get("image")),
                 "state": run.task.last_status,
                 "pid": run.proc.pid if run.proc else None,
+                "ip": run.address or None,
                 "port": None,
                 "target_group": None,
                 "exit_code": run.proc.exit_code() if run.proc else None,

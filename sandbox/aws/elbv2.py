@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.aws import security_groups
 from sandbox.clock import scaled
 
 LOOPBACK_PREFIX = "127."
@@ -183,6 +184,8 @@ class HealthRegistry:
             hc_port = group.health_check_port
             port = target.port if hc_port in (None, "", "traffic-port") else int(hc_port)
             timeout = max(MIN_TIMEOUT, scaled(group.health_check_timeout_seconds))
+            if not security_groups.health_check_admits(group, target.ip, port):
+                raise TimeoutError  # the target's groups drop the load balancer's probe
             conn = http.client.HTTPConnection(target.ip, port, timeout=timeout)
             try:
                 conn.request(

@@ -28,6 +28,11 @@ also gets a real database, so the app and its migrations run against it:
   and PerformanceInsightsKMSKeyId read back as set (CreateDBInstance and ModifyDBInstance), so
   ``amazon.aws.rds_instance`` reruns report no change.
 - Other engines go to moto unchanged (records only).
+- Security groups (sandbox/dataplane/firewall.py): with proxies on (the sandbox's server), each instance's
+  ``Endpoint`` port is a TCP proxy of its own in front of the PostgreSQL, which admits a task only if the
+  instance's VPC security groups admit the task's groups or address on the instance's port (as AWS sees
+  it: ``Port``, 5432 by default); a refused connection is dropped (the client times out). Without groups
+  the instance has its VPC's default group, as on AWS.
 
 Every database and role the stand-in creates carries the comment ``sandbox-rds``; ``reset``, ``down`` and the
 next ``up`` drop them.
@@ -44,6 +49,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from sandbox.dataplane.firewall import DatabaseProxy, Guard
 from sandbox.neon.pg import PostgresBackend
 from sandbox.state import HOST
 
@@ -53,6 +59,22 @@ MAX_NAME = 63  # PostgreSQL's identifier limit (NAMEDATALEN - 1)
 RESERVED = frozenset({"postgres", "template0", "template1"})
 SNAPSHOT_PREFIX = "rds_snapshot_"
 PI_DEFAULT_RETENTION = 7
+DEFAULT_PORT = 5432  # PostgreSQL's port on RDS when CreateDBInstance names none
+
+
+def instance_groups(backend: Any, db: Any) -> list[str]:
+    """An instance's VPC security groups; without any, its VPC's default group (RDS's "Controlling access
+    with security groups": an instance created without a group gets the VPC's default security group)."""
+    groups = list(getattr(db, "vpc_security_group_ids", None) or [])
+    if groups:
+        return groups
+    from moto.ec2.models import ec2_backends
+
+    subnet_group = getattr(db, "db_subnet_group", None)
+    vpc_id = getattr(subnet_group, "vpc_id", None)
+    ec2 = ec2_backends[backend.account_id][backend.region_name]
+    default = ec2.get_security_group_from_name("default", vpc_id=vpc_id)
+    return [default.id] if default is not None else []
 
 
 def fit(name: str) -> str:
@@ -91,13 +113,19 @@ class InstanceRecord:
     role: str
     owns: bool  # False for a read replica: it points at its source's database
     model: Any  # moto's DBInstance
+    proxy: DatabaseProxy | None = None  # the endpoint's port, when the stand-in guards its instances
 
 
 class RdsStandIn:
     """The real databases behind moto's RDS records, and the bookkeeping between the two."""
 
-    def __init__(self, pg: PostgresBackend) -> None:
+    def __init__(self, pg: PostgresBackend, proxied: bool = False) -> None:
         self.pg = pg
+        self.proxied = proxied  # a security-group proxy per instance (sandbox/dataplane/firewall.py)
+        self.handed_out: set[int] = set()  # endpoint ports given so far (a restore copies its source's)
+        # An identifier keeps its endpoint port: a restore in place answers where its source did, as on AWS
+        # (same identifier, same DNS name and port), so the app's DATABASE_URL still reaches it.
+        self.ports: dict[tuple[str, str, str], int] = {}
         self.lock = threading.RLock()
         self.instances: dict[tuple[str, str, str], InstanceRecord] = {}
         self.pending: list[Any] = []  # models answered "creating": "available" on the next look
@@ -147,6 +175,9 @@ class RdsStandIn:
     def cleanup(self) -> list[str]:
         """Drop every database and role the stand-in made (after a reset, at down, at the next up)."""
         with self.lock:
+            for record in self.instances.values():
+                if record.proxy is not None:
+                    record.proxy.close()
             self.instances.clear()
             self.pending.clear()
             dropped = self._marked("database")
@@ -176,7 +207,7 @@ class RdsStandIn:
             else:
                 self.pg.create_database(name, role)
             self._mark("DATABASE", name)
-            self._track(backend, db, name, role, owns=True)
+            self._track(backend, db, name, role, owns=True, port=db_kwargs.get("port"))
             db.db_name = name
             set_performance_insights(db, db_kwargs)
 
@@ -184,15 +215,23 @@ class RdsStandIn:
         with self.lock:
             self._track(backend, replica, replica.sandbox_database, replica.master_username, owns=False)
 
-    def _track(self, backend: Any, db: Any, database: str, role: str, owns: bool) -> None:
+    def _track(self, backend: Any, db: Any, database: str, role: str, owns: bool, port: Any = None) -> None:
         db.sandbox_database = database
-        db.port = self.pg.port
         db.status = "creating"
         self.pending.append(db)
         key = (backend.account_id, backend.region_name, db.db_instance_identifier)
-        self.instances[key] = InstanceRecord(
-            key[0], key[1], db.db_instance_identifier, database, role, owns, db
-        )
+        record = InstanceRecord(key[0], key[1], db.db_instance_identifier, database, role, owns, db)
+        if self.proxied:
+            aws_port = int(port or DEFAULT_PORT)
+            if aws_port in self.handed_out or aws_port == self.pg.port:
+                aws_port = int(getattr(db, "sandbox_aws_port", None) or DEFAULT_PORT)
+            db.sandbox_aws_port = aws_port
+            guard = Guard(key[0], key[1], lambda: instance_groups(backend, db), aws_port)
+            record.proxy = DatabaseProxy((HOST, self.pg.port), guard, self.ports.get(key, 0))
+            self.handed_out.add(record.proxy.port)
+            self.ports[key] = record.proxy.port
+        db.port = record.proxy.port if record.proxy else self.pg.port
+        self.instances[key] = record
 
     def detach(self, backend: Any, db: Any) -> None:
         """The instance is gone: drop its database unless a replica still points at it."""
@@ -202,6 +241,8 @@ class RdsStandIn:
             )
             if record is None:
                 return
+            if record.proxy is not None:
+                record.proxy.close()
             if record.owns:
                 heir = next((r for r in self.instances.values() if r.database == record.database), None)
                 if heir is not None:
@@ -216,6 +257,8 @@ class RdsStandIn:
             if record is not None:
                 record.identifier = new
                 self.instances[(backend.account_id, backend.region_name, new)] = record
+                if record.proxy is not None:
+                    self.ports[(backend.account_id, backend.region_name, new)] = record.proxy.port
 
     def snapshot(self, snapshot: Any, source: Any) -> None:
         """Copy the instance's database as the snapshot's (sessions on the source are ended first)."""
@@ -253,7 +296,7 @@ class RdsStandIn:
                     "region": r.region,
                     "status": r.model.status,
                     "host": HOST,
-                    "port": self.pg.port,
+                    "port": r.proxy.port if r.proxy else self.pg.port,
                     "database": r.database,
                     "master_username": r.role,
                     "replica": not r.owns,

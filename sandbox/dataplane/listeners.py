@@ -5,6 +5,16 @@ priority, path-pattern / host-header / http-request-method / http-header conditi
 A forward action picks a target group by weight, then a routable target (from the ELBv2 overlay's health
 registry) round-robin, retrying another target on a connection error as an ALB does; no routable target
 gives 503. fixed-response and redirect actions are answered here. HTTPS listeners serve plain HTTP.
+
+Security groups (sandbox/aws/security_groups.py) govern both hops, read from moto's EC2 model on every
+connection. A client reaches the listener's port only if the load balancer's groups admit that port from a
+CIDR holding the client's address (the controller connects from 127.0.0.1, outside the VPC); otherwise the
+connection is accepted by the kernel and never answered, so the client times out, as when AWS drops the
+packets (ELB's "Security groups for your Application Load Balancer": the groups must allow the listener
+ports from the clients). The load balancer reaches a target only if the target's groups admit the load
+balancer's group (or a CIDR holding its subnets) on the target's container port; otherwise its connection
+times out and the client gets ELB's 504, after ELB's 10-second connection timeout (scaled by the sandbox
+clock).
 """
 
 from __future__ import annotations
@@ -14,11 +24,15 @@ import fnmatch
 import http.client
 import itertools
 import random
+import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from sandbox.aws import security_groups
 from sandbox.aws.elbv2 import REGISTRY, backends, weights
+from sandbox.clock import scaled
 from sandbox.state import HOST
 
 HOP_BY_HOP = {
@@ -33,6 +47,9 @@ HOP_BY_HOP = {
     "content-length",
 }
 UPSTREAM_TIMEOUT = 30.0
+# ELB's connection timeout to a target ("HTTP 504: Gateway timeout" in ELB's troubleshooting guide).
+TARGET_CONNECT_TIMEOUT = 10.0
+DROPPED_HOLD = 900.0  # seconds a dropped connection is held open (unanswered) before it is closed
 _counters: dict[str, itertools.count[int]] = {}
 
 
@@ -176,6 +193,10 @@ class ProxyHandler(BaseHTTPRequestHandler):
         headers["X-Forwarded-Port"] = str(self.server.listener_port)
         headers["Connection"] = "close"
         for target in targets:
+            if not self.server.reaches(target.ip, target.port):
+                time.sleep(scaled(TARGET_CONNECT_TIMEOUT))  # the target's group drops the connection
+                self._error(504, "Gateway Time-out")
+                return
             conn = http.client.HTTPConnection(target.ip, target.port, timeout=UPSTREAM_TIMEOUT)
             try:
                 conn.request(self.command, self.path, body=body or None, headers=headers)
@@ -207,9 +228,13 @@ class ListenerServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, listener: Any, load_balancer: Any) -> None:
+    def __init__(self, listener: Any, load_balancer: Any, account: str = "", region: str = "") -> None:
         super().__init__((HOST, 0), ProxyHandler)
         self.listener = listener
+        self.load_balancer = load_balancer
+        self.account, self.region = account, region
+        self.dropped: list[tuple[float, socket.socket]] = []
+        self.dropped_lock = threading.Lock()
         self.load_balancer_name = load_balancer.name
         self.dns_name = str(load_balancer.dns_name).lower()
         self.listener_port = listener.port
@@ -217,6 +242,33 @@ class ListenerServer(ThreadingHTTPServer):
             target=self.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True, name="sandbox-listener"
         )
         self.thread.start()
+
+    def admits(self, client: str) -> bool:
+        """Whether the load balancer's groups admit ``client`` on this listener's port (no account: a
+        listener built outside the sandbox's moto, as in unit tests, is not governed)."""
+        if not self.account:
+            return True
+        return security_groups.listener_admits(
+            self.account, self.region, self.load_balancer, int(self.listener_port), client
+        )
+
+    def reaches(self, ip: str, port: int) -> bool:
+        """Whether this load balancer may open a connection to the target ``ip:port``."""
+        if not self.account:
+            return True
+        return security_groups.target_admits(self.account, self.region, [self.load_balancer], ip, port)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if self.admits(str(client_address[0])):
+            super().process_request(request, client_address)
+            return
+        now = time.monotonic()
+        with self.dropped_lock:  # hold it open, unread and unanswered: the client times out
+            expired = [sock for since, sock in self.dropped if now - since > DROPPED_HOLD]
+            self.dropped = [(since, sock) for since, sock in self.dropped if now - since <= DROPPED_HOLD]
+            self.dropped.append((now, request))
+        for sock in expired:
+            self.shutdown_request(sock)
 
     @property
     def url(self) -> str:
@@ -235,6 +287,10 @@ class ListenerServer(ThreadingHTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+        with self.dropped_lock:
+            dropped, self.dropped = self.dropped, []
+        for _, sock in dropped:
+            self.shutdown_request(sock)
 
 
 class Listeners:
@@ -245,22 +301,24 @@ class Listeners:
         self.servers: dict[str, ListenerServer] = {}
 
     def sync(self) -> None:
-        present: dict[str, tuple[Any, Any]] = {}
+        present: dict[str, tuple[Any, Any, str, str]] = {}
         for backend in backends("elbv2"):
             for balancer in list(backend.load_balancers.values()):
                 if getattr(balancer, "type", "application") != "application":
                     continue
                 for listener in list(balancer.listeners.values()):
-                    present[listener.arn] = (listener, balancer)
+                    present[listener.arn] = (listener, balancer, backend.account_id, backend.region_name)
         with self.lock:
             for arn in [arn for arn in self.servers if arn not in present]:
                 self.servers.pop(arn).stop()
-            for arn, (listener, balancer) in present.items():
+            for arn, (listener, balancer, account, region) in present.items():
                 server = self.servers.get(arn)
                 if server is not None and server.listener is not listener:  # replaced in the model
                     server.listener = listener
+                if server is not None:
+                    server.load_balancer = balancer  # SetSecurityGroups may replace its groups
                 if server is None:
-                    self.servers[arn] = ListenerServer(listener, balancer)
+                    self.servers[arn] = ListenerServer(listener, balancer, account, region)
 
     def list(self) -> list[dict[str, Any]]:
         with self.lock:
@@ -289,4 +347,3 @@ class Listeners:
         for server in servers:
             with contextlib.suppress(OSError):
                 server.stop()
-

@@ -13,7 +13,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from sandbox.aws import elbv2
+from sandbox.aws import elbv2, security_groups
 from sandbox.aws.ecs import Deployments, ECSOverlay, WSGIApp
 from sandbox.dataplane.listeners import Listeners
 from sandbox.dataplane.tasks import TaskFault
@@ -80,6 +80,7 @@ class DataPlane:
             self.registry.clear()
             self.engine.faults.clear()
             self.listeners.stop_all()
+            security_groups.ADDRESSES.clear()  # the tasks are gone (their addresses are not handed out again)
             if then is not None:
                 then()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.aws import iam
+from sandbox.aws.security_groups import ADDRESSES, Endpoint
 from sandbox.state import HOST, REPO_ROOT, free_port
 
 APP = REPO_ROOT / "examples" / "app" / "app.py"
@@ -235,9 +236,32 @@ def task_argv(command: list[str] | None) -> list[str]:
     return list(command)
 
 
+@dataclass(frozen=True)
+class TaskNetwork:
+    """Where a task sits in the VPC: its account and region, its security groups (the awsvpc network
+    configuration's), and the container port its loopback port stands for."""
+
+    account: str
+    region: str
+    groups: tuple[str, ...] = ()
+    container_port: int | None = None
+
+
+def container_port(container: dict[str, Any]) -> int | None:
+    """The container's first port mapping (the port a load balancer and security groups name)."""
+    for mapping in container.get("portMappings") or []:
+        if mapping.get("containerPort"):
+            return int(mapping["containerPort"])
+    return None
+
+
 class TaskProcess:
     """One running copy of the sample app (or of a one-off ``command`` in examples/app); in the sandbox's
-    process group so ``down`` takes it too."""
+    process group so ``down`` takes it too.
+
+    It has its own loopback address, its private IP (``address``, else one from the sandbox's address book),
+    and listens there (``APP_HOST``) on a free port; the address book records it with ``network``'s groups so
+    the data plane can attribute connections to and from it (sandbox/aws/security_groups.py)."""
 
     def __init__(
         self,
@@ -245,8 +269,11 @@ class TaskProcess:
         version: str,
         log_path: Path | None = None,
         command: list[str] | None = None,
+        address: str | None = None,
+        network: TaskNetwork | None = None,
     ) -> None:
-        self.port = free_port()
+        self.ip = address or ADDRESSES.allocate()
+        self.port = free_port(self.ip)
         self.version = version
         full_env = {
             key: value
@@ -254,7 +281,9 @@ class TaskProcess:
             if key in ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "SYSTEMROOT")
         }
         full_env.update(env)
-        full_env.update({"PORT": str(self.port), "APP_VERSION": version, "PYTHONUNBUFFERED": "1"})
+        full_env.update(
+            {"PORT": str(self.port), "APP_HOST": self.ip, "APP_VERSION": version, "PYTHONUNBUFFERED": "1"}
+        )
         log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
         try:
             self.popen = subprocess.Popen(
@@ -268,6 +297,10 @@ class TaskProcess:
         finally:
             if log is not subprocess.DEVNULL:
                 log.close()
+        if network is not None:
+            ports = {self.port: network.container_port} if network.container_port else {}
+            where = (network.account, network.region, network.groups)
+            ADDRESSES.claim(Endpoint(self.ip, *where, ports, self.popen.pid))
         self.started = time.monotonic()
         self._term_sent: float | None = None
 
@@ -326,9 +359,11 @@ __all__ = [
     "SecretError",
     "TaskFault",
     "TaskFaults",
+    "TaskNetwork",
     "TaskProcess",
     "container_environment",
     "execution_role",
+    "container_port",
     "image_tag",
     "resolve_secret",
     "stop_processes",

@@ -36,6 +36,31 @@ def aws_client(sandbox: SandboxClient, service: str) -> Any:
     )
 
 
+def open_security_group(ec2: Any, group_id: str, listener_ports: Sequence[int], app_port: int = 3000) -> None:
+    """The rules a load-balanced service's one group needs in the sandbox, which enforces security groups:
+    the listener ports from the controller (127.0.0.1, outside the VPC) and the app port from the group."""
+    ec2.authorize_security_group_ingress(
+        GroupId=group_id,
+        IpPermissions=[
+            *(
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": port,
+                    "ToPort": port,
+                    "IpRanges": [{"CidrIp": "127.0.0.1/32"}],
+                }
+                for port in listener_ports
+            ),
+            {
+                "IpProtocol": "tcp",
+                "FromPort": app_port,
+                "ToPort": app_port,
+                "UserIdGroupPairs": [{"GroupId": group_id}],
+            },
+        ],
+    )
+
+
 def ansible_env(sandbox_url: str | None = None, **extra: str) -> dict[str, str]:
     """The environment for ansible-playbook: this venv first, the project's ansible.cfg, no colour."""
     env = {

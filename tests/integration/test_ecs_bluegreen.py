@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from support import REGION, aws_client, play_module
+from support import REGION, aws_client, open_security_group, play_module
 
 from sandbox.client import SandboxClient
 
@@ -42,6 +42,7 @@ def infra(sandbox: SandboxClient) -> Iterator[dict[str, Any]]:
         for i, zone in enumerate("ab")
     ]
     sg = ec2.create_security_group(GroupName=f"{PREFIX}-tasks", Description="tasks", VpcId=vpc)["GroupId"]
+    open_security_group(ec2, sg, (80, 8080))
     lb = elbv2.create_load_balancer(Name=f"{PREFIX}-alb", Subnets=subnets, SecurityGroups=[sg])[
         "LoadBalancers"
     ][0]["LoadBalancerArn"]

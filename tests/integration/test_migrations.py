@@ -250,6 +250,24 @@ def test_on_rds_a_failing_migration_keeps_the_snapshot_and_says_how_to_restore(
     step: Step, tmp_path: Path
 ) -> None:
     rds, secrets = aws_client(step.sandbox, "rds"), aws_client(step.sandbox, "secretsmanager")
+    # The sandbox enforces security groups: the migration task's group must be one the database's admits.
+    ec2 = aws_client(step.sandbox, "ec2")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    tasks_group, db_group = (
+        ec2.create_security_group(GroupName=f"{PREFIX}-{name}", Description=name, VpcId=vpc)["GroupId"]
+        for name in ("tasks", "db")
+    )
+    ec2.authorize_security_group_ingress(
+        GroupId=db_group,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 5432,
+                "ToPort": 5432,
+                "UserIdGroupPairs": [{"GroupId": tasks_group}],
+            }
+        ],
+    )
     instance = f"{PREFIX}-db"
     rds.create_db_instance(
         DBInstanceIdentifier=instance,
@@ -259,6 +277,7 @@ def test_on_rds_a_failing_migration_keeps_the_snapshot_and_says_how_to_restore(
         MasterUsername="app",
         MasterUserPassword="sandbox-password",
         DBName=f"{PREFIX}app",
+        VpcSecurityGroupIds=[db_group],
     )
     described = rds.describe_db_instances(DBInstanceIdentifier=instance)["DBInstances"][0]
     endpoint = described["Endpoint"]
@@ -277,6 +296,7 @@ def test_on_rds_a_failing_migration_keeps_the_snapshot_and_says_how_to_restore(
         },
     }
     facts["compute"]["task_definition"]["container_definitions"][0]["secrets"][0]["valueFrom"] = secret_arn
+    facts["compute"]["network_configuration"]["security_groups"] = [tasks_group]
     facts.update(deploy_project="macroai", deploy_environment=PREFIX, deploy_scale="enterprise")
     rds_step = Step(step.sandbox, step.scratch, step.neon, url, facts)
     try:

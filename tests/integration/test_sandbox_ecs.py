@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from support import ecs_tasks_trust
+from support import ecs_tasks_trust, open_security_group
 from support import infrastructure_role as support_infrastructure_role
 
 from sandbox.client import SandboxClient
@@ -244,6 +244,7 @@ def build_stack(
         for i, az in ((1, "a"), (2, "b"))
     ]
     sg = ec2.create_security_group(GroupName=prefix, Description="sandbox test", VpcId=vpc)["GroupId"]
+    open_security_group(ec2, sg, (80, 8080))
     lb = elb.create_load_balancer(Name=prefix, Subnets=subnets, SecurityGroups=[sg], Type="application")
     lb_arn = lb["LoadBalancers"][0]["LoadBalancerArn"]
 
@@ -357,10 +358,19 @@ def test_create_service_keeps_deployment_configuration_and_serves_v1(bg: Stack) 
     assert bg.deployments()[0]["status"] == "SUCCESSFUL"
     health = bg.aws("elbv2").describe_target_health(TargetGroupArn=bg.blue)["TargetHealthDescriptions"]
     assert [h["TargetHealth"]["State"] for h in health] == ["healthy", "healthy"]
-    assert {h["Target"]["Id"] for h in health} == {"127.0.0.1"}
     tasks = bg.ecs.list_tasks(cluster=bg.cluster, serviceName=bg.service)["taskArns"]
     described = bg.ecs.describe_tasks(cluster=bg.cluster, tasks=tasks)["tasks"]
     assert {t["lastStatus"] for t in described} == {"RUNNING"}
+    # each task its own private IP (127.10.x.y), which its target registration names
+    private_ips = {
+        detail["value"]
+        for t in described
+        for attachment in t["attachments"]
+        for detail in attachment["details"]
+        if detail["name"] == "privateIPv4Address"
+    }
+    assert len(private_ips) == 2 and all(ip.startswith("127.10.") for ip in private_ips)
+    assert {h["Target"]["Id"] for h in health} == private_ips
     assert {t["taskDefinitionArn"] for t in described} == {bg.families["v1"]}
     # the default action of the production listener answers when no rule matches? "/*" matches all paths
     status, _ = get_json(bg.url(bg.test_listener) + "/version")
@@ -607,12 +617,12 @@ def test_secrets_from_ssm_and_secrets_manager_reach_the_task(
         arn = stack.update(definition)["_deployment_arn"]
         assert stack.wait_final(arn)["status"] == "SUCCESSFUL"
         (task,) = stack.live_tasks("v2")
-        base = f"http://127.0.0.1:{task['port']}/env/"
+        base = f"http://{task['ip']}:{task['port']}/env/"
         assert get_json(base + "DATABASE_URL")[1]["value"] == "postgres://db/app"
         assert get_json(base + "API_TOKEN")[1]["value"] == "s3cr3t"
         assert json.loads(get_json(base + "API_JSON")[1]["value"]) == {"token": "s3cr3t"}
         assert get_json(base + "PLAIN")[1]["value"] == "plain"
-        assert get_json(f"http://127.0.0.1:{task['port']}/version")[1] == {"version": "v2"}
+        assert get_json(f"http://{task['ip']}:{task['port']}/version")[1] == {"version": "v2"}
     finally:
         teardown(stack)
         with contextlib.suppress(aws("iam").exceptions.NoSuchEntityException):

@@ -254,3 +254,35 @@ def test_other_engines_stay_records(world: Any) -> None:
     create(client, db, Engine="mysql")
     assert pg.databases == {}
     assert describe(client, db)["Endpoint"]["Address"].endswith(".rds.amazonaws.com")
+
+
+def test_proxied_each_instance_answers_on_its_own_port_and_keeps_it_when_restored_in_place(
+    client: Any,
+) -> None:
+    """With proxies on (the sandbox's server), the endpoint is the instance's security-group proxy; the
+    identifier keeps its port across a delete and a restore in place (sandbox/dataplane/firewall.py)."""
+    pg = FakePostgres()
+    standin = FakeStandIn(pg)
+    standin.proxied = True
+    rds.install(standin)
+    try:
+        create(client, "db-proxied-a", DBName="proxied_a")
+        create(client, "db-proxied-b", DBName="proxied_b")
+        first, second = describe(client, "db-proxied-a"), describe(client, "db-proxied-b")
+        ports = {first["Endpoint"]["Port"], second["Endpoint"]["Port"]}
+        assert len(ports) == 2 and PG_PORT not in ports
+        assert {r.proxy.guard.port for r in standin.instances.values() if r.proxy} == {5432}
+        client.create_db_snapshot(
+            DBSnapshotIdentifier="db-proxied-a-snap", DBInstanceIdentifier="db-proxied-a"
+        )
+        client.delete_db_instance(DBInstanceIdentifier="db-proxied-a", SkipFinalSnapshot=True)
+        client.restore_db_instance_from_db_snapshot(
+            DBInstanceIdentifier="db-proxied-a", DBSnapshotIdentifier="db-proxied-a-snap"
+        )
+        restored = describe(client, "db-proxied-a")
+        assert restored["Endpoint"]["Port"] == first["Endpoint"]["Port"]
+        (record,) = [r for r in standin.instances.values() if r.identifier == "db-proxied-a"]
+        assert record.proxy is not None and record.proxy.guard.port == 5432  # not the copied proxy port
+    finally:
+        standin.cleanup()
+        rds.install(None)

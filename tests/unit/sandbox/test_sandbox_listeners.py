@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 from types import SimpleNamespace
 from typing import Any
 
@@ -110,3 +111,37 @@ def json_copy(data: dict[str, Any]) -> dict[str, Any]:
     import json
 
     return json.loads(json.dumps(data))
+
+
+def test_a_client_the_groups_do_not_admit_is_dropped_and_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The proxy never answers a refused client (AWS drops the packets), and answers an admitted one."""
+    from sandbox.aws import security_groups
+    from sandbox.dataplane.listeners import ListenerServer
+
+    admitted: set[str] = set()
+    monkeypatch.setattr(
+        security_groups,
+        "listener_admits",
+        lambda account, region, balancer, port, client: client in admitted,
+    )
+    fixed = {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200", "MessageBody": "ok"}}
+    listener = SimpleNamespace(
+        arn="listener", port=8080, protocol="HTTP", rules={"d": rule("default", [], [fixed])}
+    )
+    balancer = SimpleNamespace(name="lb", dns_name="lb-1.example", security_groups=["sg-0lb"])
+    server = ListenerServer(listener, balancer, "123456789012", "eu-west-2")
+    try:
+        host, port = server.server_address[:2]
+        conn = http.client.HTTPConnection(str(host), int(port), timeout=1.0)
+        with pytest.raises(TimeoutError):
+            conn.request("GET", "/health")
+            conn.getresponse()
+        conn.close()
+        admitted.add("127.0.0.1")
+        conn = http.client.HTTPConnection(str(host), int(port), timeout=5.0)
+        conn.request("GET", "/health")
+        response = conn.getresponse()
+        assert (response.status, response.read()) == (200, b"ok")
+        conn.close()
+    finally:
+        server.stop()

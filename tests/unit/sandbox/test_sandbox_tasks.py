@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 import urllib.error
@@ -9,6 +10,7 @@ import urllib.request
 
 import pytest
 
+from sandbox.aws.security_groups import TASK_NETWORK
 from sandbox.dataplane.tasks import TaskFault, TaskFaults, TaskProcess, image_tag
 
 
@@ -59,7 +61,7 @@ def _wait_listening(proc: TaskProcess) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
-            _get(f"http://127.0.0.1:{proc.port}/version")
+            _get(f"http://{proc.ip}:{proc.port}/version")
             return
         except OSError:
             time.sleep(0.05)
@@ -70,7 +72,8 @@ def test_sample_app_process_serves_version_health_env_and_stops_on_sigterm() -> 
     proc = TaskProcess({"APP_HEALTH": "fail", "SECRET": "x", "APP_EXPOSE_ENV": "SECRET"}, "v7")
     try:
         _wait_listening(proc)
-        base = f"http://127.0.0.1:{proc.port}"
+        assert ipaddress.ip_address(proc.ip) in TASK_NETWORK  # its own private IP, not the controller's
+        base = f"http://{proc.ip}:{proc.port}"
         assert _get(base + "/version") == (200, {"version": "v7"})
         assert _get(base + "/health")[0] == 500
         assert _get(base + "/env/SECRET") == (200, {"name": "SECRET", "value": "x"})

@@ -81,6 +81,12 @@ def test_served_checks_and_summary_read_the_plan() -> None:
     assert served["expected_version"] == "v2"
     checks = FILTERS["release_checks"](served, "/health", "<html")
     assert [check["name"] for check in checks] == ["production health", "production version"]
+    served["urls"]["test"] = "http://lb:8080"
+    assert FILTERS["release_checks"](served, "/health", "<html", [])[0]["name"] == "production health"
+    assert (
+        FILTERS["release_checks"](served, "/health", "<html", ["127.0.0.1/32"])[0]["name"]
+        == "test listener health"
+    )
     lines = FILTERS["release_summary"](
         {
             "plan": plan,

@@ -246,7 +246,7 @@ def test_rollback_refusals_name_the_reason(history, kwargs, fragment) -> None:
 
 def test_checks_follow_where_the_release_is_served() -> None:
     urls = {"production": "http://lb", "test": "http://lb:8080", "site": "https://site"}
-    checks = release_checks(urls, "/health", "v2")
+    checks = release_checks(urls, "/health", "v2", test_listener=True)
     assert [check["name"] for check in checks] == [
         "test listener health",
         "production health",
@@ -254,7 +254,7 @@ def test_checks_follow_where_the_release_is_served() -> None:
         "client page",
     ]
     assert checks[2]["expect_json"] == {"version": "v2"} and checks[3]["url"] == "https://site/"
-    assert [c["name"] for c in release_checks(urls, "/health", "", test_listener=False)] == [
+    assert [c["name"] for c in release_checks(urls, "/health", "")] == [
         "production health",
         "client page",
     ]
