@@ -1456,7 +1456,8 @@ def _wait_for_rollback(
     """Follow a rollback to its end: True when it succeeded, an error when it failed or outlived the wait."""
     _follow(ecs, arn, request, result, clock, progress)
     outcome = result.deployment
-    assert outcome is not None
+    if outcome is None:  # _follow records what it followed; without a deployment there is nothing to judge
+        raise EcsReleaseError(f"the rollback's service deployment {arn} could not be read", **result.as_dict())
     if outcome.timed_out or (outcome.status in TERMINAL_STATUSES and outcome.status != "ROLLBACK_SUCCESSFUL"):
         _read_traffic(elbv2, production_rule, blue, result)
         raise EcsReleaseError(_rollback_failure_message(outcome, request.wait.timeout), **result.as_dict())

@@ -85,11 +85,11 @@ class DifferenceTracker:
 
     @property
     def before(self) -> dict[str, Any]:
-        return {name: before for name, (before, _) in self._entries.items() if before is not ABSENT}
+        return {name: pair[0] for name, pair in self._entries.items() if pair[0] is not ABSENT}
 
     @property
     def after(self) -> dict[str, Any]:
-        return {name: after for name, (_, after) in self._entries.items() if after is not ABSENT}
+        return {name: pair[1] for name, pair in self._entries.items() if pair[1] is not ABSENT}
 
     def diff(self) -> dict[str, dict[str, Any]]:
         return {"before": self.before, "after": self.after}
