@@ -1457,7 +1457,9 @@ def _wait_for_rollback(
     _follow(ecs, arn, request, result, clock, progress)
     outcome = result.deployment
     if outcome is None:  # _follow records what it followed; without a deployment there is nothing to judge
-        raise EcsReleaseError(f"the rollback's service deployment {arn} could not be read", **result.as_dict())
+        raise EcsReleaseError(
+            f"the rollback's service deployment {arn} could not be read", **result.as_dict()
+        )
     if outcome.timed_out or (outcome.status in TERMINAL_STATUSES and outcome.status != "ROLLBACK_SUCCESSFUL"):
         _read_traffic(elbv2, production_rule, blue, result)
         raise EcsReleaseError(_rollback_failure_message(outcome, request.wait.timeout), **result.as_dict())
