@@ -13,8 +13,7 @@ about a second of ansible-playbook's time on the hot path, a filter nothing.
   ledger and the summary);
 - ``release_checks``: the validation phase's HTTP checks;
 - ``release_phase_seconds`` and ``release_summary``: the timings and the summary lines;
-- ``release_input_problems``: preflight's checks of the edge's domain and build and the app repository;
-- ``network_input_problems``: network_plan's checks that need no AWS call.
+- ``release_input_problems``: preflight's checks of the edge's domain and build and the app repository.
 """
 
 from __future__ import annotations
@@ -26,10 +25,6 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.macroai.deploy.plugins.filter.release_settings import release_settings_reason
-from ansible_collections.macroai.deploy.plugins.module_utils._network_plan import (
-    NetworkInputs,
-    validate_inputs,
-)
 from ansible_collections.macroai.deploy.plugins.module_utils._release_inputs import input_problems
 from ansible_collections.macroai.deploy.plugins.module_utils._release_plan import (
     BakeTimes,
@@ -207,32 +202,6 @@ def release_input_problems(value: Any) -> list[str]:
     return input_problems(_inputs(value, "release_input_problems"))
 
 
-def _whole(value: Any) -> Any:
-    """``-e`` gives strings: a whole number's text as the number, anything else as it is (then refused)."""
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        return int(value)
-    return value
-
-
-def network_input_problems(value: Any) -> list[str]:
-    """macroai.deploy.network_plan's checks that need no AWS call (names, region, CIDR, counts, endpoints):
-    preflight runs them on every release; the Availability Zone checks run with the module, when the
-    networking phase does."""
-    inputs = _inputs(value, "network_input_problems")
-    return validate_inputs(
-        NetworkInputs(
-            project=str(inputs.get("project") or ""),
-            environment=str(inputs.get("environment") or ""),
-            region=str(inputs.get("region") or ""),
-            vpc_cidr=str(inputs.get("vpc_cidr") or ""),
-            az_count=_whole(inputs.get("az_count")),
-            nat_gateway_count=_whole(inputs.get("nat_gateway_count")),
-            tasks_in_public_subnets=_bool(inputs.get("tasks_in_public_subnets")),
-            vpc_endpoints=list(inputs.get("vpc_endpoints") or []),
-        )
-    )
-
-
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
@@ -243,5 +212,4 @@ class FilterModule:
             "release_phase_seconds": release_phase_seconds,
             "release_summary": release_summary,
             "release_input_problems": release_input_problems,
-            "network_input_problems": network_input_problems,
         }

@@ -35,7 +35,7 @@ def writes_since(sandbox: SandboxClient, started: float) -> list[str]:
 def check_the_release_completed_with_a_fifth_of_ec2_calls_throttled(
     completed: subprocess.CompletedProcess[str], ec2_calls: list[dict]
 ) -> None:
-    """A release run while the sandbox answered a fifth of EC2 calls with ThrottlingException."""
+    """A release run while the sandbox answered a fifth of EC2 calls with RequestLimitExceeded."""
     assert recap(completed.stdout)["failed"] == 0
     throttled = [call for call in ec2_calls if call["faulted"]]
     # The faults really fired, at roughly the rate asked for (bounds wide enough for chance).

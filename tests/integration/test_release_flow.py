@@ -19,6 +19,7 @@ import re
 import signal
 import subprocess
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -125,7 +126,9 @@ def test_the_client_release_bucket_is_versioned_private_encrypted_and_readable_b
     (app,) = [a for a in amplify.list_apps()["apps"] if a["name"] == app_name]
     branch_arn = amplify.get_branch(appId=app["appId"], branchName="main")["branch"]["branchArn"]
     assert statement["Principal"] == {"Service": "amplify.amazonaws.com"}
-    assert statement["Condition"]["StringEquals"]["aws:SourceArn"] == branch_arn
+    # As AWS's Amplify guide for deployments from S3 has it: the branch ARN URL-encoded, and the account.
+    assert statement["Condition"]["StringEquals"]["aws:SourceArn"] == urllib.parse.quote(branch_arn, safe="")
+    assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == branch_arn.split(":")[4]
     # /api/<*> goes to the load balancer's production listener (no CORS); then the single-page-app rule.
     assert app["customRules"][0]["source"] == "/api/<*>"
     assert app["customRules"][0]["target"].startswith(f"http://{flow.prefix}-")

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from support import REGION, REPO_ROOT, aws_client, delete_role
+from support import REGION, REPO_ROOT, aws_client, delete_role, open_security_group
 
 from sandbox.client import SandboxClient
 
@@ -305,6 +305,8 @@ def blue_green(sandbox: SandboxClient, ecs_setup: dict[str, Any]) -> Iterator[di
         for i, az in ((1, "a"), (2, "b"))
     ]
     sg = ec2.create_security_group(GroupName=name, Description="fidelity", VpcId=vpc)["GroupId"]
+    # The sandbox enforces security groups: the load balancer must reach the tasks on the app port.
+    open_security_group(ec2, sg, [80])
     lb = elb.create_load_balancer(Name=name, Subnets=subnets, SecurityGroups=[sg])["LoadBalancers"][0]
     groups = [
         elb.create_target_group(

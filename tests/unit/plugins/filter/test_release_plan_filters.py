@@ -21,7 +21,6 @@ def test_the_filters_are_registered() -> None:
         "release_phase_seconds",
         "release_summary",
         "release_input_problems",
-        "network_input_problems",
     }
 
 
@@ -99,23 +98,3 @@ def test_served_checks_and_summary_read_the_plan() -> None:
     )
     assert lines[0].startswith("release        20261204T211500Z-v2  SUCCEEDED")
     assert FILTERS["release_phase_seconds"]([{"phase": "preflight", "at": 0}])["preflight"] > 0
-
-
-def test_network_input_problems_are_network_plans_own_checks_without_aws() -> None:
-    good = {
-        "project": "macroai",
-        "environment": "prod",
-        "region": "eu-west-2",
-        "vpc_cidr": "10.0.0.0/16",
-        "az_count": "2",
-        "nat_gateway_count": 0,
-        "tasks_in_public_subnets": True,
-        "vpc_endpoints": [],
-    }
-    assert FILTERS["network_input_problems"](good) == []
-    problems = FILTERS["network_input_problems"](
-        {**good, "region": "", "az_count": 1, "vpc_cidr": "10.0.0.0"}
-    )
-    assert any("aws_region" in problem for problem in problems)
-    assert any(problem.startswith("networking_az_count=1") for problem in problems)
-    assert any("networking_vpc_cidr" in problem for problem in problems)
