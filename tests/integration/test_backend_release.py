@@ -117,8 +117,8 @@ def release(sandbox: SandboxClient, tmp_path_factory: pytest.TempPathFactory) ->
     # fifth of its EC2 calls throttled (the networking phase's retries).
     started = time.time()
     releases = released(sandbox, "hobby", tmp_path_factory.mktemp("backend-release"), *OVER_THE_CEILING)
-    # EC2 throttles with RequestLimitExceeded, HTTP 503 (EC2 API reference, "Error codes"), which both botocore and
-    # amazon.aws's AWSRetry retry; ThrottlingException is other services' code, which AWSRetry does not retry.
+    # EC2 throttles with RequestLimitExceeded, HTTP 503 (EC2 API reference, "Error codes"), which botocore and
+    # amazon.aws's AWSRetry both retry; ThrottlingException is other services' code (AWSRetry ignores it).
     sandbox.add_fault(service="ec2", code="RequestLimitExceeded", status=503, rate=0.2)
     try:
         first = next(releases)
