@@ -987,7 +987,7 @@ def release(
         return result
     before_deployment = (service or {}).get("currentServiceDeployment")
     deployment_arn = _started_deployment(
-        ecs, svc, result.service_response, before_deployment, request.wait, result.plan.deploy
+        ecs, svc, result.service_response, before_deployment, result.plan.deploy
     )
     if deployment_arn is None and request.wait.wait and service and before_deployment:
         deployment_arn = _unfinished_deployment(ecs, before_deployment, result)
@@ -1303,7 +1303,6 @@ def _started_deployment(
     svc: ServiceSpec,
     response_service: Mapping[str, Any] | None,
     before: str | None,
-    wait: WaitSettings,
     deploying: bool,
 ) -> str | None:
     """ARN of the service deployment this run started, if any."""
@@ -1420,7 +1419,7 @@ def roll_back(
         if check_mode:
             return result
         deployment_arn = _started_deployment(
-            ecs, svc, result.service_response, service.get("currentServiceDeployment"), request.wait, True
+            ecs, svc, result.service_response, service.get("currentServiceDeployment"), True
         )
         if deployment_arn is not None:
             _follow(ecs, deployment_arn, request, result, clock, progress)
